@@ -202,6 +202,7 @@ def _image_documents(job: Job, new: NewJob, known: set[str]) -> list[JobImage]:
         unknown = visit.store_id not in known
         for position, url in enumerate(visit.image_urls):
             image = JobImage(
+                id=PydanticObjectId(),
                 job_id=job.id,
                 visit=v_index,
                 position=position,

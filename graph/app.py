@@ -1,0 +1,105 @@
+"""The Starlette application: GraphQL, REST, and the processing it runs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from processing.fetch import Fetcher, FetchLimits
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from strawberry.asgi import GraphQL
+
+from graph import rest
+from graph.context import Context, Services
+from graph.schema import build_schema
+from imagejobs.settings import Settings
+from models.database import connect, init_database, ping
+from models.store_master import decode_csv, load_store_master
+from processing.events import InProcessEvents
+from processing.jobs import ImageProcessor, JobRunner, JobService, RunnerConfig
+from processing.pipeline import ImagePipeline
+from processing.queue import InProcessQueue
+
+logger = logging.getLogger(__name__)
+
+ProcessorFactory = Callable[[Settings, AsyncExitStack], Any]
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    async def get_context(self, request: Any, response: Any) -> Context:
+        return Context(services=request.app.state.services, request=request)
+
+
+async def default_processor(
+    settings: Settings, stack: AsyncExitStack
+) -> ImageProcessor:
+    fetcher = await stack.enter_async_context(
+        Fetcher(FetchLimits.from_settings(settings))
+    )
+    return ImagePipeline(fetcher, settings.max_image_pixels)
+
+
+async def start_services(
+    settings: Settings,
+    stack: AsyncExitStack,
+    *,
+    db_client: Any = None,
+    processor: ImageProcessor | None = None,
+) -> Services:
+    """Connect the database, load the store master and start processing."""
+    client = db_client if db_client is not None else connect(settings.mongodb_url)
+    await init_database(client, settings.mongodb_database)
+    await load_store_master(decode_csv(settings.store_master_path.read_bytes()))
+    queue, events = InProcessQueue(), InProcessEvents()
+    services = Services(settings, client, queue, events, JobService(queue, events))
+    if processor is None:
+        processor = await default_processor(settings, stack)
+    config = RunnerConfig(settings.concurrency, settings.processing_delay)
+    services.runner = JobRunner(queue, events, processor, config)
+    services.runner.start()
+    stack.push_async_callback(services.runner.stop)
+    await services.jobs.resume()
+    return services
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    services: Services = request.app.state.services
+    ready = await ping(services.db_client)
+    return JSONResponse({"database": ready}, 200 if ready else 503)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    db_client: Any = None,
+    processor: ImageProcessor | None = None,
+) -> Starlette:
+    """The whole service as one ASGI app; start-up happens in its lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            app.state.services = await start_services(
+                settings, stack, db_client=db_client, processor=processor
+            )
+            logger.info("service ready")
+            yield
+
+    graphql = GraphQLApp(build_schema(debug=settings.debug))
+    routes = [
+        *rest.routes,
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)

@@ -1,0 +1,51 @@
+"""What every resolver and REST handler can reach: the running service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from strawberry.dataloader import DataLoader
+
+from graph.validation import Limits
+from imagejobs.settings import Settings
+from models.stores import Store
+from processing.events import JobEvents
+from processing.jobs import JobRunner, JobService
+from processing.queue import InProcessQueue
+
+
+@dataclass
+class Services:
+    """The parts of one running service, built at start-up."""
+
+    settings: Settings
+    db_client: Any
+    queue: InProcessQueue
+    events: JobEvents
+    jobs: JobService
+    runner: JobRunner | None = None
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(
+            max_visits=self.settings.max_visits,
+            max_images=self.settings.max_images,
+            max_url_length=self.settings.max_url_length,
+        )
+
+
+async def load_stores(ids: list[str]) -> list[Store | None]:
+    found = {s.id: s for s in await Store.find({"_id": {"$in": ids}}).to_list()}
+    return [found.get(i) for i in ids]
+
+
+@dataclass
+class Context:
+    """Per-request GraphQL context."""
+
+    services: Services
+    request: Any = None
+    store_loader: DataLoader[str, Store | None] = field(
+        default_factory=lambda: DataLoader(load_fn=load_stores)
+    )

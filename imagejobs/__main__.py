@@ -1,0 +1,5 @@
+import sys
+
+from imagejobs.cli import main
+
+sys.exit(main())
