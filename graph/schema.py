@@ -203,17 +203,26 @@ class Mutation:
         )
 
 
-def should_mask(error: GraphQLError) -> bool:
-    """Mask every error but the ones raised on purpose with a known code."""
+def is_unexpected(error: GraphQLError) -> bool:
+    """A fault of the service, not an error about the request."""
     code = (error.extensions or {}).get("code")
-    if code in EXPOSED_CODES:
-        return False
-    if error.original_error is None:
-        return False  # a GraphQL validation or syntax error about the request
-    logger.error("resolver failed", exc_info=error.original_error)
-    return True
+    return code not in EXPOSED_CODES and error.original_error is not None
+
+
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: Any = None
+    ) -> None:
+        # Errors about the request are the client's to read; only faults
+        # of the service are logged, with their traceback.
+        for error in errors:
+            if is_unexpected(error):
+                logger.error(
+                    "resolver failed: %s", error, exc_info=error.original_error
+                )
 
 
 def build_schema(debug: bool = False) -> strawberry.Schema:
-    extensions = [] if debug else [MaskErrors(should_mask_error=should_mask)]
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
+    """The schema; unless ``debug``, unexpected errors reach clients masked."""
+    extensions = [] if debug else [lambda: MaskErrors(should_mask_error=is_unexpected)]
+    return Schema(query=Query, mutation=Mutation, extensions=extensions)

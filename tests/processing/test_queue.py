@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from models.jobs import JobPriority
+from processing.queue import InProcessQueue, WorkItem
+
+
+def items(job: str, n: int) -> list[WorkItem]:
+    return [WorkItem(job, f"{job}-{i}", "S", f"http://x/{i}") for i in range(n)]
+
+
+async def drain(queue: InProcessQueue) -> list[str]:
+    taken = []
+    while queue.depth:
+        taken.append((await queue.get()).image_id)
+    return taken
+
+
+async def test_jobs_of_equal_priority_take_turns() -> None:
+    queue = InProcessQueue()
+    await queue.put_job(JobPriority.NORMAL, items("big", 1000))
+    await queue.put_job(JobPriority.NORMAL, items("small", 3))
+
+    order = await drain(queue)
+
+    last_small = max(order.index(f"small-{i}") for i in range(3))
+    assert last_small == 5
+
+
+async def test_higher_priority_goes_first() -> None:
+    queue = InProcessQueue()
+    await queue.put_job(JobPriority.LOW, items("low", 2))
+    await queue.put_job(JobPriority.NORMAL, items("normal", 2))
+    await queue.put_job(JobPriority.HIGH, items("high", 2))
+
+    order = await drain(queue)
+
+    assert order == ["high-0", "high-1", "normal-0", "normal-1", "low-0", "low-1"]
+
+
+async def test_dropping_a_job_removes_its_waiting_images() -> None:
+    queue = InProcessQueue()
+    await queue.put_job(JobPriority.NORMAL, items("a", 4))
+    await queue.put_job(JobPriority.NORMAL, items("b", 2))
+
+    dropped = queue.drop_job("a")
+
+    assert (dropped, queue.depth) == (4, 2)
+    assert await drain(queue) == ["b-0", "b-1"]
