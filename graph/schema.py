@@ -20,6 +20,7 @@ from graph.context import Context
 from graph.submission import submit
 from graph.validation import GRAPHQL_NAMES, Problem
 from models import jobs as docs
+from models.jobs import JobStatus
 from models.store_master import InvalidStoreMaster, load_store_master
 from models.stores import Store as StoreDocument
 
@@ -87,7 +88,7 @@ class Query:
     @strawberry.field(description="Jobs, newest first.")
     async def jobs(
         self,
-        status: types.JobStatus | None = None,
+        status: JobStatus | None = None,
         store_id: str | None = None,
         first: int | None = 20,
         after: str | None = None,

@@ -11,17 +11,18 @@ from strawberry.types import Info
 
 from graph.context import Context
 from models import jobs as docs
+from models.jobs import ImageStatus, JobPriority, JobStatus
 from models.stores import Store as StoreDocument
 
-JobStatus = strawberry.enum(
-    docs.JobStatus,
+# The documents' enums are the GraphQL enums: registering them adds the
+# descriptions, and the Python types stay the ones the models use.
+strawberry.enum(
+    JobStatus,
     description="Where a job stands: PENDING until its first image starts, "
     "ONGOING while any image is pending, then COMPLETED, FAILED or CANCELLED.",
 )
-JobPriority = strawberry.enum(
-    docs.JobPriority, description="Higher priority jobs start first."
-)
-ImageStatus = strawberry.enum(docs.ImageStatus, description="One image's outcome.")
+strawberry.enum(JobPriority, description="Higher priority jobs start first.")
+strawberry.enum(ImageStatus, description="One image's outcome.")
 
 
 @strawberry.type(description="A store of the store master.")
@@ -234,7 +235,7 @@ class VisitInput:
 class SubmitJobInput:
     count: int = strawberry.field(description="Must equal the number of visits.")
     visits: list[VisitInput]
-    priority: JobPriority | None = docs.JobPriority.NORMAL
+    priority: JobPriority | None = JobPriority.NORMAL
     idempotency_key: str | None = strawberry.field(
         default=None,
         description="A repeat with the same key and input returns the first job.",

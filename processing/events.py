@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
 
@@ -18,7 +18,7 @@ class JobEvents(Protocol):
     def publish(self, job_id: str) -> None:
         """Say that job ``job_id`` changed."""
 
-    def listen(self, job_id: str) -> AsyncIterator[asyncio.Event]:
+    def listen(self, job_id: str) -> AbstractAsyncContextManager[asyncio.Event]:
         """An async context giving an event set whenever the job changes."""
 
 

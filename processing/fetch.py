@@ -1,0 +1,6 @@
+class Fetcher:
+    pass
+
+
+class FetchLimits:
+    pass
