@@ -92,7 +92,8 @@ _COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
 _ROOT = re.compile(r"<(?:!DOCTYPE\s+)?([A-Za-z_][\w:.-]*)", re.IGNORECASE)
 _NETPBM = re.compile(rb"P[1-7]\s")
 _HTML_TAGS = frozenset(
-    {"html", "head", "body", "title", "meta", "script", "div", "p", "h1", "a", "br"}
+    {"html", "head", "body", "title", "meta", "link", "style", "script", "noscript"}
+    | {"div", "span", "p", "a", "br", "h1", "h2", "pre", "table", "center", "form"}
 )
 
 
