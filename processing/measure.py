@@ -89,9 +89,10 @@ def measure(
     """Measure an image from its header; thread-safe and synchronous.
 
     ``width`` and ``height`` are as displayed: EXIF orientation 5-8 swaps
-    them, and for HEIF and AVIF the container's rotation does instead (their
-    ``orientation`` is ``None``). ``frames`` counts animation frames or TIFF
-    pages; icon sizes, MPO views and PSD layers are not frames.
+    them, except that HEIF and AVIF use their container's rotation instead
+    (their ``orientation`` is ``None``) and JPEG XL its codestream's. ``frames``
+    counts animation frames or TIFF pages; icon sizes, MPO views and PSD
+    layers are not frames.
 
     Raises :class:`NotAnImage` (empty, a page, text, unknown data),
     :class:`UnsupportedFormat` (SVG, rasters outside the contract),
@@ -245,7 +246,7 @@ def _read_jpeg2000(data: bytes) -> Measurement:
             (
                 bytes(payload[16:])
                 for kind, payload in _boxes(data)
-                if kind == b"uuid" and payload[:16] == _JP2_EXIF_UUID
+                if kind == b"uuid" and bytes(payload[:16]) == _JP2_EXIF_UUID
             ),
             None,
         )
@@ -256,8 +257,8 @@ def _read_jpeg2000(data: bytes) -> Measurement:
 def _read_heif(data: bytes) -> Measurement:
     # libheif reports the size with the container's rotation (irot/imir)
     # applied, and pillow-heif resets the EXIF orientation to 1, so the size is
-    # already as displayed and the EXIF tag must not turn it again
-    # pillow-heif declares no parameter types for its plugin class
+    # already as displayed and the EXIF tag must not turn it again (the ignore:
+    # pillow-heif declares no parameter types for its plugin class)
     with HeifImageFile(io.BytesIO(data)) as image:  # type: ignore[no-untyped-call]
         width, height = image.size
         return _measured("HEIF", (int(width), int(height)))
