@@ -78,6 +78,7 @@ def case_server(shared: Path) -> Iterator[str]:
     finally:
         process.kill()
         process.wait()
+        process.stdout.close()
 
 
 def service_settings(**overrides: Any) -> Settings:
