@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from processing.fetch import Fetcher, FetchLimits
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -21,6 +20,7 @@ from imagejobs.settings import Settings
 from models.database import connect, init_database, ping
 from models.store_master import decode_csv, load_store_master
 from processing.events import InProcessEvents
+from processing.fetch import Fetcher, FetchLimits
 from processing.jobs import ImageProcessor, JobRunner, JobService, RunnerConfig
 from processing.pipeline import ImagePipeline
 from processing.queue import InProcessQueue
