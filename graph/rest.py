@@ -10,8 +10,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from graph.context import Services
-from graph.schema import parse_job_id
 from graph.submission import submit
+from graph.types import parse_job_id
 from graph.validation import REST_NAMES
 from models.jobs import Job, JobStatus
 

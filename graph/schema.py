@@ -9,8 +9,6 @@ import re
 from typing import Any
 
 import strawberry
-from beanie import PydanticObjectId
-from bson.errors import InvalidId
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 from strawberry.types import Info
@@ -18,6 +16,7 @@ from strawberry.types import Info
 from graph import types
 from graph.context import Context
 from graph.submission import submit
+from graph.subscriptions import Subscription
 from graph.validation import GRAPHQL_NAMES, Problem
 from models import jobs as docs
 from models.jobs import JobStatus
@@ -63,13 +62,6 @@ def page_size(first: int | None) -> int:
     return size
 
 
-def parse_job_id(value: str) -> PydanticObjectId | None:
-    try:
-        return PydanticObjectId(value)
-    except (InvalidId, TypeError, ValueError):
-        return None
-
-
 def user_errors(problems: list[Problem]) -> list[types.UserError]:
     return [
         types.UserError(field=list(p.path) or None, message=p.message, code=p.code)
@@ -81,7 +73,7 @@ def user_errors(problems: list[Problem]) -> list[types.UserError]:
 class Query:
     @strawberry.field(description="A job by id; null when there is no such job.")
     async def job(self, id: strawberry.ID) -> types.Job | None:
-        job_id = parse_job_id(id)
+        job_id = types.parse_job_id(id)
         found = None if job_id is None else await docs.Job.get(job_id)
         return None if found is None else types.Job(document=found)
 
@@ -101,7 +93,7 @@ class Query:
             query["visits.store_id"] = store_id
         start = decode_cursor(after)
         if start is not None:
-            start_id = parse_job_id(start)
+            start_id = types.parse_job_id(start)
             if start_id is None:
                 raise bad_input(f"'after' is not a cursor this API gave: {after!r}")
             query["_id"] = {"$lt": start_id}
@@ -226,4 +218,9 @@ class Schema(strawberry.Schema):
 def build_schema(debug: bool = False) -> strawberry.Schema:
     """The schema; unless ``debug``, unexpected errors reach clients masked."""
     extensions = [] if debug else [lambda: MaskErrors(should_mask_error=is_unexpected)]
-    return Schema(query=Query, mutation=Mutation, extensions=extensions)
+    return Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+    )
