@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 
-from graph import rest
+from graph import rest, samples
 from graph.context import Context, Services
 from graph.schema import build_schema
 from imagejobs.settings import Settings
@@ -97,6 +97,7 @@ def create_app(
     graphql = GraphQLApp(build_schema(debug=settings.debug))
     routes = [
         *rest.routes,
+        *samples.routes,
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/graphql", graphql, methods=["GET", "POST"]),
