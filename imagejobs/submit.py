@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from imagejobs.cli import EXIT_FAILED, EXIT_OK, CommandError, graphql
+from imagejobs.watch import ProgressBar, follow
 
 JOB_STATE = """
 query Job($id: ID!) {
@@ -23,6 +24,9 @@ query Job($id: ID!) {
 }
 """
 TERMINAL = {"COMPLETED": EXIT_OK, "FAILED": EXIT_FAILED, "CANCELLED": EXIT_FAILED}
+MAX_ROWS = 10
+NAME_WIDTH = 28
+ROW = "  {:<12} {:<28} {:<9} {:<11} {:>9}  {}"
 
 
 def read_job_file(path: Path) -> Any:
@@ -58,22 +62,58 @@ def _json(response: httpx.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def wait_for_end(url: str, token: str | None, job_id: str) -> dict[str, Any]:
-    while True:
-        job: dict[str, Any] = graphql(url, token, JOB_STATE, {"id": job_id})["job"]
-        if job["status"] in TERMINAL:
-            return job
-        time.sleep(0.5)
+async def watch_to_end(url: str, token: str | None, job_id: str) -> str:
+    """Draw the job's progress until it ends; return its terminal status."""
+    bar, status = ProgressBar(), None
+    try:
+        async for job in follow(url, token, job_id):
+            bar.draw(job)
+            status = str(job["status"])
+    finally:
+        bar.close()
+    if status is None or status not in TERMINAL:
+        raise CommandError(f"the job's updates ended while it was {status}")
+    return status
 
 
 def print_summary(job: dict[str, Any]) -> None:
+    """The results table, each store's error, then the counts, last."""
+    print("\n".join(result_rows(job)))
+    if job["errors"]:
+        print("store errors:")
+    for error in job["errors"]:
+        print(f"  store {error['storeId']}: {error['error']}")
     p = job["progress"]
     print(
         f"{job['status'].lower()}: {p['done']} done, {p['failed']} failed, "
         f"{p['cancelled']} cancelled of {p['total']} images"
     )
-    for error in job["errors"]:
-        print(f"  store {error['storeId']}: {error['error']}")
+
+
+def result_rows(job: dict[str, Any]) -> list[str]:
+    """A short table of the job's images: store, name, status, size."""
+    images = [(v["storeId"], i) for v in job["visits"] for i in v["images"]]
+    rows = [ROW.format("store", "image", "status", "size", "perimeter", "error")]
+    for store_id, image in images[:MAX_ROWS]:
+        size = f"{image['width']}x{image['height']}" if image["width"] else ""
+        rows.append(
+            ROW.format(
+                store_id[:12],
+                short_name(image["url"]),
+                image["status"],
+                size,
+                image["perimeter"] or "",
+                image["errorCode"] or "",
+            ).rstrip()
+        )
+    if len(images) > MAX_ROWS:
+        rows.append(f"... and {len(images) - MAX_ROWS} more images")
+    return rows
+
+
+def short_name(url: str) -> str:
+    name = url.rstrip("/").rsplit("/", 1)[-1] or url
+    return name if len(name) <= NAME_WIDTH else name[: NAME_WIDTH - 3] + "..."
 
 
 def submit_file(url: str, token: str | None, path: Path, *, watch: bool) -> int:
@@ -82,7 +122,9 @@ def submit_file(url: str, token: str | None, path: Path, *, watch: bool) -> int:
     print(job_id)
     if not watch:
         return EXIT_OK
-    job = wait_for_end(url, token, job_id)
+    sys.stdout.flush()
+    status = asyncio.run(watch_to_end(url, token, job_id))
+    job = graphql(url, token, JOB_STATE, {"id": job_id})["job"]
     print_summary(job)
     sys.stdout.flush()
-    return TERMINAL[job["status"]]
+    return TERMINAL[status]

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import REPO, free_port
 
@@ -57,6 +60,7 @@ def test_stores_load_rejects_a_file_without_the_header(
     assert "INVALID_CSV" in result.stderr
 
 
+@pytest.mark.timeout(60)
 def test_submit_watch_exit_codes(
     live_server: str, image_server: str, tmp_path: Path
 ) -> None:
@@ -68,12 +72,57 @@ def test_submit_watch_exit_codes(
     rejected = imagejobs("submit", str(rejected_job), "--url", live_server)
 
     assert completed.returncode == 0, completed.stderr
-    assert "completed: 1 done, 0 failed, 0 cancelled of 1 images" in completed.stdout
-    assert failed.returncode == 1
-    assert "failed: 0 done, 1 failed" in failed.stdout
-    assert "store RP00001:" in failed.stdout
+    assert completed.stdout.splitlines()[-1] == (
+        "completed: 1 done, 0 failed, 0 cancelled of 1 images"
+    )
+    assert failed.returncode == 1, failed.stderr
+    assert failed.stdout.splitlines()[-1] == (
+        "failed: 0 done, 1 failed, 0 cancelled of 1 images"
+    )
+    assert "  store RP00001: " in failed.stdout
+    assert "nothing-here.png" in failed.stdout and "HTTP_ERROR" in failed.stdout
     assert rejected.returncode == 2
+    assert rejected.stdout == ""
+    assert rejected.stderr.count("\n") == 1
     assert "is not an http or https URL" in rejected.stderr
+
+
+@pytest.mark.timeout(60)
+def test_submit_watch_draws_live_progress_then_the_results(
+    live_server: str, case_server: str, tmp_path: Path
+) -> None:
+    slow = [f"{case_server}/h18/slow-a.png", f"{case_server}/h18/slow-b.png"]
+    job = write_job(tmp_path, "RP00101", [*slow, f"{case_server}/h15/empty.jpg"])
+
+    result = imagejobs("submit", str(job), "--watch", "--url", live_server)
+
+    lines = result.stdout.splitlines()
+    bars = [line for line in lines if line.startswith("[")]
+    assert result.returncode == 1, result.stderr
+    assert len(lines[0]) == 24  # the job id comes first, alone
+    assert len(bars) >= 2 and "0/3 images" in bars[0]
+    assert "[" + "#" * 30 + "] 2/3 images, 1 failed" in bars[-1]
+    assert re.search(r"slow-a\.png +DONE +30x20 +100", result.stdout)
+    assert re.search(r"empty\.jpg +FAILED +NOT_AN_IMAGE", result.stdout)
+    assert lines[-1] == "failed: 2 done, 1 failed, 0 cancelled of 3 images"
+
+
+@pytest.mark.timeout(60)
+def test_the_sample_job_completes_with_watch(live_server: str, tmp_path: Path) -> None:
+    # The sample job names the default address; this service has its own port.
+    sample = (REPO / "examples" / "sample-job.json").read_text()
+    job = tmp_path / "sample-job.json"
+    job.write_text(sample.replace("http://127.0.0.1:8000", live_server))
+
+    result = imagejobs("submit", str(job), "--watch", "--url", live_server)
+
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"RP00001 +toucan\.png +DONE +162x150 +624", result.stdout)
+    assert re.search(r"RP00001 +cmyk\.jpg +DONE +100x100 +400", result.stdout)
+    assert re.search(r"RP00002 +fire\.gif +DONE +30x60 +180", result.stdout)
+    assert result.stdout.splitlines()[-1] == (
+        "completed: 4 done, 0 failed, 0 cancelled of 4 images"
+    )
 
 
 def test_submit_to_a_dead_server_exits_2(tmp_path: Path) -> None:
