@@ -18,7 +18,9 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 def bundled_store_master() -> Path:
     """The store master CSV that ships inside the package."""
-    return Path(str(resources.files("imagejobs") / "data" / "StoreMasterAssignment.csv"))
+    return Path(
+        str(resources.files("imagejobs") / "data" / "StoreMasterAssignment.csv")
+    )
 
 
 def parse_delay(value: object) -> tuple[float, float]:
