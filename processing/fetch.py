@@ -319,7 +319,8 @@ class Fetcher:
         return Fetched(bytes(data), attempt, str(final), content_type)
 
     async def _follow(self, url: httpx.URL) -> tuple[bytearray, httpx.URL, str | None]:
-        assert self._client is not None, "use the Fetcher as an async context manager"
+        if self._client is None:
+            raise RuntimeError("use the Fetcher as an async context manager")
         for _ in range(self._limits.max_redirects + 1):
             url = await self._vet(url)
             async with self._client.stream("GET", url) as response:
