@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -19,29 +19,21 @@ from graph.schema import build_schema
 from imagejobs.settings import Settings
 from models.database import connect, init_database, ping
 from models.store_master import decode_csv, load_store_master
-from processing.events import InProcessEvents
-from processing.fetch import Fetcher, FetchLimits
-from processing.jobs import ImageProcessor, JobRunner, JobService, RunnerConfig
-from processing.pipeline import ImagePipeline
+from processing.amqp import AmqpEvents, Topology
+from processing.dispatch import BrokerDispatcher
+from processing.events import InProcessEvents, JobEvents
+from processing.images import ImageProcessor
+from processing.jobs import JobService
+from processing.pipeline import DIRECT, Network, open_pipeline, retry_policy
 from processing.queue import InProcessQueue
+from processing.runner import JobRunner
 
 logger = logging.getLogger(__name__)
-
-ProcessorFactory = Callable[[Settings, AsyncExitStack], Any]
 
 
 class GraphQLApp(GraphQL[Context, None]):
     async def get_context(self, request: Any, response: Any) -> Context:
         return Context(services=request.app.state.services, request=request)
-
-
-async def default_processor(
-    settings: Settings, stack: AsyncExitStack
-) -> ImageProcessor:
-    fetcher = await stack.enter_async_context(
-        Fetcher(FetchLimits.from_settings(settings))
-    )
-    return ImagePipeline(fetcher, settings.max_image_pixels)
 
 
 async def start_services(
@@ -50,21 +42,58 @@ async def start_services(
     *,
     db_client: Any = None,
     processor: ImageProcessor | None = None,
+    network: Network = DIRECT,
 ) -> Services:
     """Connect the database, load the store master and start processing."""
     client = db_client if db_client is not None else connect(settings.mongodb_url)
     await init_database(client, settings.mongodb_database)
     await load_store_master(decode_csv(settings.store_master_path.read_bytes()))
-    queue, events = InProcessQueue(), InProcessEvents()
+    queue = InProcessQueue()
+    if settings.amqp_url is None:
+        events: JobEvents = InProcessEvents()
+    else:
+        events = AmqpEvents()
     services = Services(settings, client, queue, events, JobService(queue, events))
-    if processor is None:
-        processor = await default_processor(settings, stack)
-    config = RunnerConfig(settings.concurrency, settings.processing_delay)
-    services.runner = JobRunner(queue, events, processor, config)
-    services.runner.start()
-    stack.push_async_callback(services.runner.stop)
+    if settings.amqp_url is None:
+        await start_runner(services, stack, processor or network)
+    else:
+        start_dispatcher(services, stack, settings.amqp_url)
     await services.jobs.resume()
     return services
+
+
+async def start_runner(
+    services: Services, stack: AsyncExitStack, processor: ImageProcessor | Network
+) -> None:
+    """Process images in this process."""
+    settings = services.settings
+    if isinstance(processor, Network):
+        processor = await open_pipeline(settings, stack, processor)
+    runner = JobRunner(
+        services.queue,
+        services.events,
+        processor,
+        retry_policy(settings),
+        settings.concurrency,
+    )
+    runner.start()
+    stack.push_async_callback(runner.stop)
+    services.runner = runner
+
+
+def start_dispatcher(services: Services, stack: AsyncExitStack, url: str) -> None:
+    """Hand images to worker nodes through RabbitMQ."""
+    assert isinstance(services.events, AmqpEvents)
+    dispatcher = BrokerDispatcher(
+        url,
+        Topology(services.settings.amqp_prefix),
+        services.queue,
+        services.events,
+        services.settings.dispatch_window,
+    )
+    dispatcher.start()
+    stack.push_async_callback(dispatcher.stop)
+    services.dispatcher = dispatcher
 
 
 async def healthz(request: Request) -> Response:
@@ -82,6 +111,7 @@ def create_app(
     *,
     db_client: Any = None,
     processor: ImageProcessor | None = None,
+    network: Network = DIRECT,
 ) -> Starlette:
     """The whole service as one ASGI app; start-up happens in its lifespan."""
 
@@ -89,7 +119,11 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             app.state.services = await start_services(
-                settings, stack, db_client=db_client, processor=processor
+                settings,
+                stack,
+                db_client=db_client,
+                processor=processor,
+                network=network,
             )
             logger.info("service ready")
             yield

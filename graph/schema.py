@@ -62,6 +62,16 @@ def page_size(first: int | None) -> int:
     return size
 
 
+async def find_job(raw_id: str) -> docs.Job | None:
+    job_id = types.parse_job_id(raw_id)
+    return None if job_id is None else await docs.Job.get(job_id)
+
+
+def job_problem(code: str, message: str) -> types.JobPayload:
+    error = types.UserError(field=["id"], message=message, code=code)
+    return types.JobPayload(job=None, user_errors=[error])
+
+
 def user_errors(problems: list[Problem]) -> list[types.UserError]:
     return [
         types.UserError(field=list(p.path) or None, message=p.message, code=p.code)
@@ -73,8 +83,7 @@ def user_errors(problems: list[Problem]) -> list[types.UserError]:
 class Query:
     @strawberry.field(description="A job by id; null when there is no such job.")
     async def job(self, id: strawberry.ID) -> types.Job | None:
-        job_id = types.parse_job_id(id)
-        found = None if job_id is None else await docs.Job.get(job_id)
+        found = await find_job(id)
         return None if found is None else types.Job(document=found)
 
     @strawberry.field(description="Jobs, newest first.")
@@ -179,6 +188,38 @@ class Mutation:
             job=types.Job(document=outcome.job), user_errors=[]
         )
 
+    @strawberry.mutation(
+        description="Stop a job: its pending images become CANCELLED, results so "
+        "far are kept, and the job is CANCELLED."
+    )
+    async def cancel_job(
+        self, info: Info[Context, None], id: strawberry.ID
+    ) -> types.JobPayload:
+        job = await find_job(id)
+        if job is None:
+            return job_problem("NOT_FOUND", f"no job {id!r}")
+        cancelled = await info.context.services.jobs.cancel(job)
+        if cancelled is None:
+            return job_problem("JOB_ENDED", f"the job is already {job.status.value}")
+        return types.JobPayload(job=types.Job(document=cancelled), user_errors=[])
+
+    @strawberry.mutation(
+        description="Run a FAILED job's failed images again; the job is ONGOING again."
+    )
+    async def retry_job(
+        self, info: Info[Context, None], id: strawberry.ID
+    ) -> types.JobPayload:
+        job = await find_job(id)
+        if job is None:
+            return job_problem("NOT_FOUND", f"no job {id!r}")
+        retried = await info.context.services.jobs.retry(job)
+        if retried is None:
+            message = (
+                f"only a FAILED job can be retried; this one is {job.status.value}"
+            )
+            return job_problem("JOB_NOT_FAILED", message)
+        return types.JobPayload(job=types.Job(document=retried), user_errors=[])
+
     @strawberry.mutation(description="Load a store master CSV (admin).")
     async def load_stores(self, csv: str) -> types.LoadStoresPayload:
         try:
@@ -199,7 +240,10 @@ class Mutation:
 def is_unexpected(error: GraphQLError) -> bool:
     """A fault of the service, not an error about the request."""
     code = (error.extensions or {}).get("code")
-    return code not in EXPOSED_CODES and error.original_error is not None
+    if code in EXPOSED_CODES or error.path is None:
+        return False  # raised on purpose, or about the request's text or variables
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
 
 
 class Schema(strawberry.Schema):

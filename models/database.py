@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from beanie import Document, init_beanie
-from mongomock_motor import AsyncMongoMockClient
+from beanie import init_beanie
 from pymongo import AsyncMongoClient
 
 from models import DOCUMENT_MODELS
@@ -22,6 +21,8 @@ EMBEDDED_WARNING = (
 def connect(url: str | None) -> Any:
     """A client for ``url``, or an embedded in-memory one when it is ``None``."""
     if url is None:
+        from mongomock_motor import AsyncMongoMockClient
+
         logger.warning(EMBEDDED_WARNING)
         return AsyncMongoMockClient(tz_aware=True)
     return AsyncMongoClient(url, tz_aware=True)
@@ -30,25 +31,6 @@ def connect(url: str | None) -> Any:
 async def init_database(client: Any, name: str) -> None:
     """Bind every document model to database ``name`` and create indexes."""
     await init_beanie(database=client[name], document_models=DOCUMENT_MODELS)
-    if isinstance(client, AsyncMongoMockClient):
-        for model in DOCUMENT_MODELS:
-            await restore_partial_indexes(model)
-
-
-async def restore_partial_indexes(model: type[Document]) -> None:
-    """Give the embedded database the partial filters its indexes lost.
-
-    mongomock's ``create_indexes`` drops ``partialFilterExpression``, so a
-    partial unique index becomes a plain one: every job without an
-    idempotency key would collide with the first.
-    """
-    collection = model.get_pymongo_collection()
-    for index in getattr(model.Settings, "indexes", []):
-        spec = dict(index.document)
-        if "partialFilterExpression" not in spec:
-            continue
-        await collection.drop_index(spec["name"])
-        await collection.create_index(list(spec.pop("key").items()), **spec)
 
 
 async def ping(client: Any) -> bool:

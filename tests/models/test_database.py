@@ -2,12 +2,10 @@ from __future__ import annotations
 
 from importlib.metadata import version
 
-import pytest
 from mongomock_motor import AsyncMongoMockClient
-from pymongo.errors import DuplicateKeyError
 
 from models.database import init_database, ping
-from models.jobs import Job, JobImage, Visit
+from models.jobs import Job, JobImage
 from models.stores import Store
 
 
@@ -28,16 +26,3 @@ def test_beanie_is_pinned_below_the_release_mongomock_motor_rejects() -> None:
     # which mongomock-motor 0.0.36 does not accept: the embedded database
     # would fail at start-up.
     assert version("beanie") == "2.0.1"
-
-
-async def test_embedded_database_keeps_partial_unique_indexes() -> None:
-    await init_database(AsyncMongoMockClient(), "test")
-    visits = [Visit(store_id="X1", visit_time="t", image_count=1)]
-
-    for _ in range(2):
-        await Job(visit_count=1, visits=visits).insert()
-    await Job(visit_count=1, visits=visits, idempotency_key="k").insert()
-
-    with pytest.raises(DuplicateKeyError):
-        await Job(visit_count=1, visits=visits, idempotency_key="k").insert()
-    assert await Job.count() == 3
