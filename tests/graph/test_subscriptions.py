@@ -184,8 +184,9 @@ def test_an_image_error_arrives_as_data_and_the_stream_still_ends(
 
 
 @pytest.mark.timeout(30)
+@pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_a_subscriber_that_disconnects_leaves_nothing_behind(
-    make_client: Callable[..., TestClient], case_server: str
+    make_client: Callable[..., TestClient], case_server: str, protocol: str
 ) -> None:
     # shared/cases h19: drop the connection after the first message
     client = make_client()
@@ -196,8 +197,8 @@ def test_a_subscriber_that_disconnects_leaves_nothing_behind(
         client, {"RP00101": slow, "RP00001": [f"{case_server}/files/control_ok.png"]}
     )
 
-    with subscribe(client, "graphql-transport-ws", job_id) as ws:
-        first = receive(ws, "graphql-transport-ws")
+    with subscribe(client, protocol, job_id) as ws:
+        first = receive(ws, protocol)
         assert events.listener_count == 1
 
     assert first[0] == "data"
