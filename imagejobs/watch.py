@@ -136,6 +136,6 @@ class ProgressBar:
             self.first_finished = finished
             self.started = time.monotonic()
         elapsed = time.monotonic() - self.started
-        if elapsed < 0.5:
+        if elapsed < 0.2:
             return "-- images/s"
         return f"{(finished - self.first_finished) / elapsed:.1f} images/s"
