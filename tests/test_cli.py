@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import REPO, free_port
@@ -105,6 +106,31 @@ def test_submit_watch_draws_live_progress_then_the_results(
     assert re.search(r"slow-a\.png +DONE +30x20 +100", result.stdout)
     assert re.search(r"empty\.jpg +FAILED +NOT_AN_IMAGE", result.stdout)
     assert lines[-1] == "failed: 2 done, 1 failed, 0 cancelled of 3 images"
+
+
+@pytest.mark.timeout(60)
+def test_submit_watch_exits_1_when_the_job_is_cancelled(
+    live_server: str, case_server: str, tmp_path: Path
+) -> None:
+    slow = [f"{case_server}/h18/slow-a.png", f"{case_server}/h18/slow-b.png"]
+    job = write_job(tmp_path, "RP00101", slow)
+    command = [sys.executable, "-m", "imagejobs", "submit", str(job), "--watch"]
+    with subprocess.Popen(
+        [*command, "--url", live_server], stdout=subprocess.PIPE, text=True, cwd=REPO
+    ) as watcher:
+        assert watcher.stdout is not None
+        job_id = watcher.stdout.readline().strip()
+        cancel = {
+            "query": "mutation($id: ID!) { cancelJob(id: $id) { job { status } } }",
+            "variables": {"id": job_id},
+        }
+        httpx.post(f"{live_server}/graphql", json=cancel).raise_for_status()
+        output, _ = watcher.communicate(timeout=30)
+
+    assert watcher.returncode == 1
+    assert output.splitlines()[-1] == (
+        "cancelled: 0 done, 0 failed, 2 cancelled of 2 images"
+    )
 
 
 @pytest.mark.timeout(60)

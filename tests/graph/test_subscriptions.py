@@ -312,3 +312,23 @@ def test_a_burst_of_changes_is_coalesced_to_about_ten_messages_a_second(
     assert arrivals[-1][1]["status"] == "COMPLETED"
     assert done[-1] == 300 and done == sorted(done)
     assert len(arrivals) <= (arrivals[-1][0] - arrivals[0][0]) * 10 + 2, gaps
+
+
+@pytest.mark.timeout(30)
+def test_a_cancelled_job_ends_the_stream_with_its_cancelled_state(
+    make_client: Callable[..., TestClient], case_server: str
+) -> None:
+    client = make_client()
+    slow = [f"{case_server}/h18/slow-a.png", f"{case_server}/h18/slow-b.png"]
+    job_id = submit(client, {"RP00101": slow})
+    cancel = "mutation($id: ID!) { cancelJob(id: $id) { userErrors { code } } }"
+
+    with subscribe(client, "graphql-transport-ws", job_id) as ws:
+        first = receive(ws, "graphql-transport-ws")
+        graphql(client, cancel, {"id": job_id})
+        jobs, ending = follow(ws, "graphql-transport-ws")
+
+    assert first[1]["data"]["jobProgress"]["status"] in ("PENDING", "ONGOING")
+    assert ending == "complete"
+    assert jobs[-1]["status"] == "CANCELLED"
+    assert jobs[-1]["progress"]["cancelled"] == 2
