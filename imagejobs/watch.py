@@ -110,7 +110,7 @@ class ProgressBar:
     def draw(self, job: Any) -> None:
         line = self.render(job["progress"])
         if self.out.isatty():
-            self.out.write("\r" + line)
+            self.out.write("\r" + line + "\x1b[K")  # clear what is left
         else:
             self.out.write(line + "\n")
         self.out.flush()
