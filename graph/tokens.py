@@ -62,7 +62,7 @@ class TokenQuery:
     )
     async def api_tokens(self) -> list[ApiToken]:
         return [
-            ApiToken(name=t.name, role=t.role, created_at=t.created)
+            ApiToken(name=t.name, role=t.role, created_at=t.created_at)
             for t in await list_tokens()
         ]
 

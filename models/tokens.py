@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from beanie import Document
-from pydantic import Field
+from pydantic import Field, field_validator
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
@@ -43,18 +43,14 @@ class ApiToken(Document):
     secret_hash: str
     created_at: datetime = Field(default_factory=utcnow)
 
+    _utc = field_validator("created_at")(as_utc)
+
     class Settings:
         name = "api_tokens"
         indexes = [
             IndexModel([("name", ASCENDING)], unique=True),
             IndexModel([("secret_hash", ASCENDING)], unique=True),
         ]
-
-    @property
-    def created(self) -> datetime:
-        created = as_utc(self.created_at)
-        assert created is not None
-        return created
 
 
 def digest(secret: str) -> str:
