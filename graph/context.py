@@ -12,9 +12,11 @@ from graph.limits import SubmitRate
 from graph.validation import Limits
 from imagejobs.settings import Settings
 from models.stores import Store
+from processing.dispatch import BrokerDispatcher
 from processing.events import JobEvents
-from processing.jobs import JobRunner, JobService
+from processing.jobs import JobService
 from processing.queue import InProcessQueue
+from processing.runner import JobRunner
 
 
 @dataclass
@@ -27,6 +29,7 @@ class Services:
     events: JobEvents
     jobs: JobService
     runner: JobRunner | None = None
+    dispatcher: BrokerDispatcher | None = None
     submit_rate: SubmitRate = field(init=False)
 
     def __post_init__(self) -> None:
