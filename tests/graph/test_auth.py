@@ -32,6 +32,7 @@ NAMES = (f"token-{n}" for n in itertools.count())
 
 JOB = "query Job($id: ID!) { job(id: $id) { id } }"
 JOBS = "query { jobs(first: 100) { edges { node { id } } } }"
+JOB_STATUS = "query Job($id: ID!) { job(id: $id) { status } }"
 OPERATIONS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
     "job": (JOB, lambda: {"id": "0123456789abcdef01234567"}),
     "jobs": (JOBS, dict),
@@ -53,6 +54,14 @@ OPERATIONS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
         lambda: {"name": "nobody"},
     ),
     "apiTokens": ("query { apiTokens { name role createdAt } }", dict),
+    "cancelJob": (
+        "mutation C($id: ID!) { cancelJob(id: $id) { userErrors { code } } }",
+        lambda: {"id": "0123456789abcdef01234567"},
+    ),
+    "retryJob": (
+        "mutation R($id: ID!) { retryJob(id: $id) { userErrors { code } } }",
+        lambda: {"id": "0123456789abcdef01234567"},
+    ),
 }
 JOB_WS_QUERY = "query { jobs { edges { node { id } } } }"
 
@@ -367,3 +376,26 @@ def test_graphql_submission_is_owned_by_its_token(service: Service) -> None:
 
     assert seen_by_other["data"]["job"] is None
     assert seen_by_admin["data"]["job"]["id"] == job_id
+
+
+@pytest.mark.parametrize("operation", ["cancelJob", "retryJob"])
+def test_a_user_cannot_cancel_or_retry_another_users_job(
+    service: Service, operation: str
+) -> None:
+    theirs = service.submit(service.tokens["other"])
+    query = OPERATIONS[operation][0]
+
+    body = gql(service.client, query, {"id": theirs}, service.tokens["user"])
+    state = gql(service.client, JOB_STATUS, {"id": theirs}, ADMIN_TOKEN)
+
+    assert body["data"][operation]["userErrors"] == [{"code": "NOT_FOUND"}]
+    assert state["data"]["job"]["status"] != "CANCELLED"
+
+
+def test_a_user_can_cancel_its_own_job(service: Service) -> None:
+    mine = service.submit(service.tokens["user"])
+    query = OPERATIONS["cancelJob"][0]
+
+    body = gql(service.client, query, {"id": mine}, service.tokens["user"])
+
+    assert body["data"]["cancelJob"]["userErrors"] in ([], [{"code": "JOB_ENDED"}])
