@@ -18,6 +18,7 @@ from graphql import GraphQLError
 from strawberry.types import Info
 
 from graph import types
+from graph.auth import visible_job
 from graph.context import Context
 from models import jobs as docs
 from processing.events import JobEvents
@@ -88,7 +89,7 @@ class Subscription:
     async def job_progress(
         self, info: Info[Context, None], id: types.JobID
     ) -> AsyncGenerator[types.Job, None]:
-        job_id = types.parse_job_id(id)
-        if job_id is None or await docs.Job.get(job_id) is None:
+        job = await visible_job(info, id)
+        if job is None or job.id is None:
             raise not_found(id)
-        return _as_graphql(follow_job(info.context.services.events, job_id))
+        return _as_graphql(follow_job(info.context.services.events, job.id))

@@ -7,8 +7,6 @@ from itertools import groupby
 from typing import Annotated
 
 import strawberry
-from beanie import PydanticObjectId
-from bson.errors import InvalidId
 from strawberry.types import Info
 
 from graph.context import Context
@@ -251,10 +249,3 @@ class SubmitJobInput:
 
 
 JobID = Annotated[strawberry.ID, strawberry.argument(description="A job id.")]
-
-
-def parse_job_id(value: str) -> PydanticObjectId | None:
-    try:
-        return PydanticObjectId(value)
-    except (InvalidId, TypeError, ValueError):
-        return None
