@@ -17,6 +17,7 @@ from strawberry.types import Info
 
 from graph import types
 from graph.context import Context
+from graph.stats import Stats, read_stats
 from graph.submission import submit
 from graph.validation import GRAPHQL_NAMES, Problem
 from models import jobs as docs
@@ -147,6 +148,11 @@ class Query:
         return types.StoreConnection(
             edges=edges, page_info=_page_info(edges, found, size)
         )
+
+    stats: Stats = strawberry.field(
+        resolver=read_stats,
+        description="Queue depth, images in flight and images finished per minute.",
+    )
 
 
 def _page_info(edges: list[Any], found: list[Any], size: int) -> types.PageInfo:
