@@ -16,6 +16,7 @@ from strawberry.asgi import GraphQL
 
 from graph import rest
 from graph.context import Context, Services
+from graph.dashboard import dashboard_routes
 from graph.schema import build_schema
 from imagejobs.settings import Settings
 from models.database import connect, init_database, ping
@@ -101,5 +102,6 @@ def create_app(
         Route("/readyz", readyz),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
+        *dashboard_routes(),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
