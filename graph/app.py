@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from processing.fetch import Fetcher, FetchLimits
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -21,14 +22,14 @@ from graph.schema import build_schema
 from imagejobs.settings import Settings
 from models.database import connect, init_database, ping
 from models.store_master import decode_csv, load_store_master
+from processing.addresses import Resolver
 from processing.events import InProcessEvents
+from processing.fetch import Fetcher, FetchLimits
 from processing.jobs import ImageProcessor, JobRunner, JobService, RunnerConfig
 from processing.pipeline import ImagePipeline
 from processing.queue import InProcessQueue
 
 logger = logging.getLogger(__name__)
-
-ProcessorFactory = Callable[[Settings, AsyncExitStack], Any]
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -36,12 +37,23 @@ class GraphQLApp(GraphQL[Context, None]):
         return Context(services=request.app.state.services, request=request)
 
 
+@dataclass(frozen=True)
+class Network:
+    """How the fetcher reaches image servers; tests swap in recording stubs."""
+
+    transport: httpx.AsyncBaseTransport | None = None
+    resolver: Resolver | None = None
+
+
 async def default_processor(
-    settings: Settings, stack: AsyncExitStack
+    settings: Settings, stack: AsyncExitStack, network: Network
 ) -> ImageProcessor:
-    fetcher = await stack.enter_async_context(
-        Fetcher(FetchLimits.from_settings(settings))
+    fetcher = Fetcher(
+        FetchLimits.from_settings(settings),
+        transport=network.transport,
+        resolver=network.resolver,
     )
+    await stack.enter_async_context(fetcher)
     return ImagePipeline(fetcher, settings.max_image_pixels)
 
 
@@ -51,6 +63,7 @@ async def start_services(
     *,
     db_client: Any = None,
     processor: ImageProcessor | None = None,
+    network: Network = Network(),
 ) -> Services:
     """Connect the database, load the store master and start processing."""
     client = db_client if db_client is not None else connect(settings.mongodb_url)
@@ -59,7 +72,7 @@ async def start_services(
     queue, events = InProcessQueue(), InProcessEvents()
     services = Services(settings, client, queue, events, JobService(queue, events))
     if processor is None:
-        processor = await default_processor(settings, stack)
+        processor = await default_processor(settings, stack, network)
     config = RunnerConfig(settings.concurrency, settings.processing_delay)
     services.runner = JobRunner(queue, events, processor, config)
     services.runner.start()
@@ -83,6 +96,7 @@ def create_app(
     *,
     db_client: Any = None,
     processor: ImageProcessor | None = None,
+    network: Network = Network(),
 ) -> Starlette:
     """The whole service as one ASGI app; start-up happens in its lifespan."""
 
@@ -90,7 +104,11 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             app.state.services = await start_services(
-                settings, stack, db_client=db_client, processor=processor
+                settings,
+                stack,
+                db_client=db_client,
+                processor=processor,
+                network=network,
             )
             logger.info("service ready")
             yield

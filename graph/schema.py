@@ -213,7 +213,10 @@ class Mutation:
 def is_unexpected(error: GraphQLError) -> bool:
     """A fault of the service, not an error about the request."""
     code = (error.extensions or {}).get("code")
-    return code not in EXPOSED_CODES and error.original_error is not None
+    if code in EXPOSED_CODES or error.path is None:
+        return False  # raised on purpose, or about the request's text or variables
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
 
 
 class Schema(strawberry.Schema):

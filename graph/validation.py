@@ -57,8 +57,10 @@ def validate_job(
     if not isinstance(payload, Mapping):
         return [], [Problem((), "the job must be a JSON object", "MISSING_FIELD")]
     problems: list[Problem] = []
-    visits = _read_visits(payload.get(names.visits), names, limits, problems)
-    _check_count(payload, names, visits, problems)
+    raw_visits = payload.get(names.visits)
+    visits = _read_visits(raw_visits, names, limits, problems)
+    sent = len(raw_visits) if isinstance(raw_visits, list) else 0
+    _check_count(payload, names, sent, problems)
     images = sum(len(v.image_urls) for v in visits)
     if images > limits.max_images:
         problems.append(
@@ -74,7 +76,7 @@ def validate_job(
 def _check_count(
     payload: Mapping[str, Any],
     names: FieldNames,
-    visits: list[NewVisit],
+    sent: int,
     problems: list[Problem],
 ) -> None:
     if names.count not in payload or payload[names.count] is None:
@@ -84,8 +86,8 @@ def _check_count(
     if isinstance(count, bool) or not isinstance(count, int):
         message = f"must be an integer, not {count!r}"
         problems.append(Problem((names.count,), message, "COUNT_MISMATCH"))
-    elif visits and count != len(visits):
-        message = f"is {count} but the job has {len(visits)} visits"
+    elif sent and count != sent:
+        message = f"is {count} but the job has {sent} visits"
         problems.append(Problem((names.count,), message, "COUNT_MISMATCH"))
 
 

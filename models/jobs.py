@@ -109,11 +109,6 @@ class Job(Document):
         indexes = [
             IndexModel([("status", ASCENDING), ("_id", DESCENDING)]),
             IndexModel([("visits.store_id", ASCENDING), ("_id", DESCENDING)]),
-            IndexModel(
-                [("owner", ASCENDING), ("idempotency_key", ASCENDING)],
-                unique=True,
-                partialFilterExpression={"idempotency_key": {"$type": "string"}},
-            ),
         ]
 
 

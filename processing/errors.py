@@ -33,6 +33,7 @@ class ProcessingError(Exception):
         self.message = message
         self.url = url
         self.retry_after: float | None = None
+        self.attempts = 0  # downloads tried, set by the fetcher
 
     @property
     def is_transient(self) -> bool:

@@ -28,7 +28,7 @@ class ImagePipeline:
                 measure, fetched.data, max_pixels=self.max_pixels, url=url
             )
         except ProcessingError as error:
-            error.attempts = attempts  # type: ignore[attr-defined]
+            error.attempts = attempts
             raise
         finally:
             del fetched  # the bytes are not needed past measuring

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -12,16 +11,18 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from mongomock_motor import AsyncMongoMockClient
 from starlette.testclient import TestClient
 
-from graph.app import create_app
+from graph.app import Network, create_app
 from imagejobs.settings import Settings
+from processing.addresses import Resolver
+from tests.shared import SHARED
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("IMAGEJOBS_SHARED", REPO.parent / "shared"))
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -78,6 +79,7 @@ def case_server(shared: Path) -> Iterator[str]:
     finally:
         process.kill()
         process.wait()
+        process.stdout.close()
 
 
 def service_settings(**overrides: Any) -> Settings:
@@ -95,9 +97,16 @@ def make_client() -> Iterator[Callable[..., TestClient]]:
     """Start the whole service (embedded database) and give a test client."""
     clients: list[TestClient] = []
 
-    def make(db_client: Any = None, **overrides: Any) -> TestClient:
+    def make(
+        db_client: Any = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        resolver: Resolver | None = None,
+        **overrides: Any,
+    ) -> TestClient:
         app = create_app(
-            service_settings(**overrides), db_client=db_client or AsyncMongoMockClient()
+            service_settings(**overrides),
+            db_client=db_client or AsyncMongoMockClient(),
+            network=Network(transport, resolver),
         )
         client = TestClient(app)
         client.__enter__()
