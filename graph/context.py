@@ -10,9 +10,11 @@ from strawberry.dataloader import DataLoader
 from graph.validation import Limits
 from imagejobs.settings import Settings
 from models.stores import Store
+from processing.dispatch import BrokerDispatcher
 from processing.events import JobEvents
-from processing.jobs import JobRunner, JobService
+from processing.jobs import JobService
 from processing.queue import InProcessQueue
+from processing.runner import JobRunner
 
 
 @dataclass
@@ -25,6 +27,7 @@ class Services:
     events: JobEvents
     jobs: JobService
     runner: JobRunner | None = None
+    dispatcher: BrokerDispatcher | None = None
 
     @property
     def limits(self) -> Limits:

@@ -17,9 +17,10 @@ import uvicorn
 from mongomock_motor import AsyncMongoMockClient
 from starlette.testclient import TestClient
 
-from graph.app import Network, create_app
+from graph.app import create_app
 from imagejobs.settings import Settings
 from processing.addresses import Resolver
+from processing.pipeline import Network
 from tests.shared import SHARED
 
 REPO = Path(__file__).resolve().parents[1]
