@@ -1,7 +1,8 @@
 """The ``stats`` query: how busy the service is, for the dashboard.
 
 Queue depth and images in flight are read from this process's queue and
-runner. Images per minute are counted from the images' ``finished_at``,
+runner; with a broker, images handed to workers and not yet back count as in
+flight. Images per minute are counted from the images' ``finished_at``,
 one entry per minute of the window, so a chart has no gaps to fill.
 """
 
@@ -49,11 +50,16 @@ class Stats:
 def read_stats(info: Info[Context, None]) -> Stats:
     """The ``stats`` resolver."""
     services: Services = info.context.services
-    runner = services.runner
-    return Stats(
-        queue_depth=services.queue.depth,
-        in_flight=0 if runner is None else runner.in_flight,
-    )
+    return Stats(queue_depth=services.queue.depth, in_flight=in_flight(services))
+
+
+def in_flight(services: Services) -> int:
+    """Images this process runs, or has handed to workers and awaits back."""
+    if services.runner is not None:
+        return services.runner.in_flight
+    if services.dispatcher is not None:
+        return services.dispatcher.outstanding
+    return 0
 
 
 def minute_of(moment: datetime) -> datetime:
