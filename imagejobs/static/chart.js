@@ -13,8 +13,8 @@ const REFRESH_MS = 5000;
 const SVG = "http://www.w3.org/2000/svg";
 const WIDTH = 600;
 const HEIGHT = 120;
-const TOP = 14;
-const BOTTOM = 16;
+const TOP = 4;
+const BOTTOM = 1;
 
 function svg(tag, attributes = {}, ...children) {
   const element = document.createElementNS(SVG, tag);
@@ -48,15 +48,16 @@ export function minuteChart(minutes) {
   const failed = minutes.reduce((sum, m) => sum + m.failed, 0);
   const peak = Math.max(1, ...minutes.map((m) => m.done + m.failed));
   const label = `Images per minute over the last hour: ${done} done and ${failed} failed in all, at most ${peak} in one minute.`;
-  return svg("svg", {
-    class: "chart", viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "img", "aria-label": label,
-    preserveAspectRatio: "none",
-  },
-  svg("line", { class: "axis", x1: 0, x2: WIDTH, y1: HEIGHT - BOTTOM, y2: HEIGHT - BOTTOM }),
-  ...bars(minutes, peak),
-  svg("text", { x: 2, y: 11 }, `${peak}/min`),
-  svg("text", { x: 2, y: HEIGHT - 3 }, "60 min ago"),
-  svg("text", { x: WIDTH - 2, y: HEIGHT - 3, "text-anchor": "end" }, "now"));
+  // Labels stay HTML: the drawing stretches to the panel's width.
+  return h("figure", { className: "chart-box" },
+    svg("svg", {
+      class: "chart", viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "img", "aria-label": label,
+      preserveAspectRatio: "none",
+    },
+    svg("line", { class: "axis", x1: 0, x2: WIDTH, y1: HEIGHT - BOTTOM, y2: HEIGHT - BOTTOM }),
+    ...bars(minutes, peak)),
+    h("figcaption", { className: "chart-axis", "aria-hidden": "true" },
+      h("span", {}, "60 min ago"), h("span", {}, `highest: ${peak}/min`), h("span", {}, "now")));
 }
 
 function summary(stats) {

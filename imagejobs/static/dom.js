@@ -31,9 +31,9 @@ export function fill(element, ...children) {
 }
 
 /** A table; each row's cells carry their column's label for phone layout. */
-export function table(caption, headings, rows) {
+export function table(caption, headings, rows, kind = "") {
   return h("div", { className: "table-wrap" },
-    h("table", { className: "rows" },
+    h("table", { className: `rows ${kind}` },
       h("caption", {}, caption),
       h("thead", {}, h("tr", {}, headings.map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, rows)));
@@ -71,6 +71,11 @@ export function secondsBetween(start, end) {
 /** A short form of a job id for narrow columns, the whole id kept as title. */
 export function shortId(id) {
   return id.length > 10 ? `…${id.slice(-8)}` : id;
+}
+
+/** "1 job", "3 jobs". */
+export function plural(count, noun) {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }
 
 /** Announce a message to screen readers and show it in the status line. */

@@ -51,7 +51,7 @@ function visitSection(visit, index) {
   return h("section", { className: "visit", "aria-label": title },
     h("h3", {}, title),
     h("p", { className: "visit-meta" }, store, " · visited ", visit.visitTime),
-    table(`Images of visit ${index + 1}`, IMAGE_HEADINGS, visit.images.map(imageRow)));
+    table(`Images of visit ${index + 1}`, IMAGE_HEADINGS, visit.images.map(imageRow), "images"));
 }
 
 function storeErrors(errors) {

@@ -1,6 +1,6 @@
 // The jobs list: newest first, filtered, paged, rows updated live.
 
-import { fill, h, row, secondsBetween, shortId, span, table } from "./dom.js";
+import { fill, h, plural, row, secondsBetween, shortId, span, table } from "./dom.js";
 import { TERMINAL, watchJob } from "./live.js";
 import { statsPanel } from "./chart.js";
 import { progressBar, statusBadge } from "./widgets.js";
@@ -99,7 +99,7 @@ export async function renderJobs(main, params, app, scope) {
   if (!data || !scope.alive) return;
   const jobs = data.jobs.edges.map((e) => e.node);
   const rows = jobs.map((job) => [job, jobRow(job)]);
-  const caption = jobs.length ? `${jobs.length} jobs, newest first` : "No jobs match";
+  const caption = jobs.length ? `${plural(jobs.length, "job")}, newest first` : "No jobs match";
   fill(list, table(caption, HEADINGS, rows.map(([, tr]) => tr)), pager(params, data.jobs.pageInfo));
   for (const [job, tr] of rows) if (!TERMINAL.has(job.status)) follow(job, tr, scope, app);
   scope.every(1000, () => refreshTimes(rows));

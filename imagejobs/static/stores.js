@@ -1,6 +1,6 @@
 // The store master, searchable by id, name and area code.
 
-import { fill, h, row, table } from "./dom.js";
+import { fill, h, plural, row, table } from "./dom.js";
 
 const STORES = `query Stores($areaCode: String, $search: String, $first: Int, $after: String) {
   stores(areaCode: $areaCode, search: $search, first: $first, after: $after) {
@@ -53,6 +53,6 @@ export async function renderStores(main, params, app, scope) {
   if (!data || !scope.alive) return;
   const stores = data.stores.edges.map((e) => e.node);
   const rows = stores.map((s) => row(HEADINGS, [h("code", {}, s.id), s.name, s.areaCode]));
-  const caption = stores.length ? `${stores.length} stores` : "No stores match";
+  const caption = stores.length ? `${plural(stores.length, "store")} on this page` : "No stores match";
   fill(results, table(caption, HEADINGS, rows), pager(params, data.stores.pageInfo));
 }

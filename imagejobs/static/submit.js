@@ -1,6 +1,6 @@
 // Submit a job in the REST payload shape; show userErrors beside the fields.
 
-import { announce, fill, h } from "./dom.js";
+import { announce, fill, h, plural } from "./dom.js";
 
 const SUBMIT = `mutation Submit($input: SubmitJobInput!) {
   submitJob(input: $input) {
@@ -116,7 +116,7 @@ function preview(input, problems) {
       h("ul", {}, input ? input.visits.map((v, i) => visitPreview(v, i, index)) : [])));
   const general = index.rest().map((p) => h("li", {}, restPath(p.field || []) || "job", ": ", p.message, " ", h("code", {}, p.code)));
   return h("section", { className: "panel problems", "aria-labelledby": "problems-title" },
-    h("h2", { id: "problems-title", tabindex: -1 }, `${problems.length} problem${problems.length === 1 ? "" : "s"} to fix`),
+    h("h2", { id: "problems-title", tabindex: -1 }, `${plural(problems.length, "problem")} to fix`),
     general.length ? h("ul", { className: "general-errors" }, general) : "",
     body);
 }
@@ -136,7 +136,7 @@ class SubmitForm {
   constructor(app, scope) {
     Object.assign(this, { app, scope });
     this.key = null;
-    this.json = h("textarea", { id: "job-json", rows: 14, spellcheck: "false", "aria-describedby": "job-json-help job-json-error", placeholder: EXAMPLE });
+    this.json = h("textarea", { id: "job-json", rows: 14, spellcheck: "false", "aria-describedby": "job-json-help job-json-error" });
     this.file = h("input", { id: "job-file", type: "file", accept: ".json,application/json", onchange: () => this.readFile() });
     this.priority = h("select", { id: "job-priority" }, PRIORITIES.map((p) => h("option", { value: p }, p)));
     this.parseError = h("p", { id: "job-json-error", className: "field-error", hidden: true });
