@@ -35,6 +35,8 @@ def configure_logging(level: str) -> None:
         level=level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # httpx logs every request with its full URL, query string included.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def graphql(
@@ -73,6 +75,19 @@ def run_serve(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level)
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+    return EXIT_OK
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from processing.worker import run_worker as work
+
+    settings = Settings()
+    if settings.amqp_url is None:
+        raise CommandError("a worker needs AMQP_URL: the broker it takes work from")
+    configure_logging(settings.log_level)
+    asyncio.run(work(settings))
     return EXIT_OK
 
 
@@ -121,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None, help="listen address (HOST)")
     serve.add_argument("--port", type=int, default=None, help="listen port (PORT)")
     serve.set_defaults(func=run_serve)
+
+    worker = commands.add_parser("worker", help="process images from the broker")
+    worker.set_defaults(func=run_worker)
 
     stores = commands.add_parser("stores", help="manage the store master")
     store_commands = stores.add_subparsers(dest="stores_command", required=True)

@@ -27,6 +27,7 @@ from aio_pika.abc import (
     AbstractChannel,
     AbstractExchange,
     AbstractIncomingMessage,
+    AbstractQueue,
     AbstractRobustConnection,
 )
 
@@ -61,9 +62,9 @@ class Topology:
     def events(self) -> str:
         return f"{self.prefix}.events"
 
-    async def declare(self, channel: AbstractChannel) -> AbstractExchange:
-        """Declare every queue (idempotent); return the events exchange."""
-        await channel.declare_queue(
+    async def declare(self, channel: AbstractChannel) -> Declared:
+        """Declare every queue and the exchange on ``channel`` (idempotent)."""
+        work = await channel.declare_queue(
             self.work, durable=True, arguments={"x-max-priority": MAX_PRIORITY}
         )
         await channel.declare_queue(
@@ -74,10 +75,18 @@ class Topology:
                 "x-dead-letter-routing-key": self.work,
             },
         )
-        await channel.declare_queue(self.results, durable=True)
-        return await channel.declare_exchange(
+        results = await channel.declare_queue(self.results, durable=True)
+        events = await channel.declare_exchange(
             self.events, aio_pika.ExchangeType.FANOUT, durable=True
         )
+        return Declared(work, results, events)
+
+
+@dataclass(frozen=True)
+class Declared:
+    work: AbstractQueue
+    results: AbstractQueue
+    events: AbstractExchange
 
 
 async def connect(url: str, *, retry_every: float = 2.0) -> AbstractRobustConnection:

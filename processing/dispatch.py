@@ -80,16 +80,15 @@ class BrokerDispatcher:
     async def _run(self) -> None:
         self._connection = await connect(self.url)
         publish = await self._connection.channel(publisher_confirms=True)
-        events = await self.topology.declare(publish)
-        await self.events.attach(await self._connection.channel(), events)
-        await self._consume_results(await self._connection.channel())
+        await self.topology.declare(publish)
+        listen = await self._connection.channel()
+        declared = await self.topology.declare(listen)
+        await self.events.attach(listen, declared.events)
+        consume = await self._connection.channel()
+        await consume.set_qos(prefetch_count=64)
+        await (await self.topology.declare(consume)).results.consume(self._on_result)
         logger.info("broker connected: dispatching to %s", self.topology.work)
         await self._feed(publish)
-
-    async def _consume_results(self, channel: AbstractChannel) -> None:
-        await channel.set_qos(prefetch_count=64)
-        queue = await channel.declare_queue(self.topology.results, durable=True)
-        await queue.consume(self._on_result)
 
     async def _feed(self, channel: AbstractChannel) -> None:
         exchange = channel.default_exchange

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from contextlib import AsyncExitStack
 
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
+from imagejobs.settings import Settings
 from processing.amqp import Topology, connect, read_work, result_message, work_message
 from processing.images import ImageProcessor, RetryPolicy, attempt_image
+from processing.pipeline import open_pipeline, retry_policy
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +42,7 @@ class Worker:
         self.in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._channel: AbstractChannel | None = None
+        self._work_queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
 
     async def start(self, stack: AsyncExitStack) -> None:
@@ -46,18 +50,17 @@ class Worker:
         stack.push_async_callback(connection.close)
         self._channel = await connection.channel(publisher_confirms=True)
         await self._channel.set_qos(prefetch_count=self.concurrency)
-        await self.topology.declare(self._channel)
-        queue = await self._channel.declare_queue(self.topology.work, durable=True)
-        self._consumer_tag = await queue.consume(self._on_message)
+        declared = await self.topology.declare(self._channel)
+        self._work_queue = declared.work
+        self._consumer_tag = await declared.work.consume(self._on_message)
         logger.info(
             "worker consuming %s, %d at a time", self.topology.work, self.concurrency
         )
 
     async def drain(self, grace: float) -> int:
         """Stop taking work; wait up to ``grace`` s; return what was handed back."""
-        if self._channel is not None and self._consumer_tag is not None:
-            queue = await self._channel.get_queue(self.topology.work, ensure=False)
-            await queue.cancel(self._consumer_tag)
+        if self._work_queue is not None and self._consumer_tag is not None:
+            await self._work_queue.cancel(self._consumer_tag)
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=grace)
         unfinished = len(self._tasks)
@@ -92,3 +95,28 @@ class Worker:
                 result_message(item, outcome), routing_key=self.topology.results
             )
         await message.ack()
+
+
+async def run_worker(settings: Settings, grace: float = 20.0) -> int:
+    """Run a worker node until SIGTERM or SIGINT; return how many images it
+    handed back to the broker unfinished."""
+    assert settings.amqp_url is not None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with AsyncExitStack() as stack:
+        process = await open_pipeline(settings, stack)
+        worker = Worker(
+            settings.amqp_url,
+            Topology(settings.amqp_prefix),
+            process,
+            retry_policy(settings),
+            settings.concurrency,
+        )
+        await worker.start(stack)
+        await stop.wait()
+        logger.info("worker stopping: %d images in flight", worker.in_flight)
+        handed_back = await worker.drain(grace)
+    logger.info("worker stopped: %d images handed back", handed_back)
+    return handed_back
