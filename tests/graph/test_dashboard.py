@@ -47,6 +47,10 @@ def rest_job(*visits: tuple[str, list[str]]) -> str:
     )
 
 
+def schema_has(name: str) -> bool:
+    return f"{name}(" in build_schema().as_str()
+
+
 def test_root_redirects_to_the_dashboard(client: TestClient) -> None:
     response = client.get("/", follow_redirects=False)
 
@@ -140,10 +144,6 @@ def progress_of(page: Page, job_id: str) -> Any:
     return page.locator(f'tr[data-job-id="{job_id}"] [role="progressbar"]')
 
 
-def schema_has(name: str) -> bool:
-    return f"{name}(" in build_schema().as_str()
-
-
 @pytest.mark.browser
 def test_submitted_job_finishes_live_with_sizes_and_errors(
     page: Page, image_server: str
@@ -180,6 +180,35 @@ def test_submitted_job_finishes_live_with_sizes_and_errors(
     retry = page.get_by_role("button", name="Retry failed images")
     expect(retry).to_have_count(1 if schema_has("retryJob") else 0)
     screenshot(page, "job")
+    if schema_has("retryJob"):
+        retry.click()
+        expect(page.locator("#status")).to_have_text("Retry failed images: done")
+        expect(page.locator(".summary")).to_contain_text("FAILED")
+        expect(images.nth(2)).to_contain_text("HTTP_ERROR")
+
+
+@pytest.fixture
+def slow_server() -> Iterator[str]:
+    yield from run_live_server(processing_delay="20")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not schema_has("cancelJob"), reason="no cancelJob yet")
+def test_running_job_is_cancelled_from_its_page(
+    browser: Browser, slow_server: str, image_server: str
+) -> None:
+    context = browser.new_context(base_url=slow_server)
+    page = context.new_page()
+    url = f"{image_server}/png_gray_coins_384x303.png"
+
+    submit_through_page(page, rest_job(("RP00010", [url, url, url])))
+    page.get_by_role("button", name="Cancel job").click()
+
+    expect(page.locator(".summary")).to_contain_text("CANCELLED")
+    bar = page.locator(".summary [role='progressbar']")
+    expect(bar).to_have_attribute("aria-valuetext", re.compile("3 cancelled"))
+    expect(page.get_by_role("button", name="Cancel job")).to_have_count(0)
+    context.close()
 
 
 @pytest.mark.browser
