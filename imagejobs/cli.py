@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -69,12 +70,22 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from graph.app import create_app
+    from graph.auth import StartupRefused
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
     settings = Settings(**overrides)
     configure_logging(settings.log_level)
-    app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+    try:
+        app = create_app(settings)
+    except StartupRefused as error:
+        raise CommandError(f"refusing to start: {error}") from None
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        ws_max_size=settings.max_body_bytes,
+    )
     return EXIT_OK
 
 
@@ -125,7 +136,11 @@ def run_schema(args: argparse.Namespace) -> int:
 
 def add_client_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", default=DEFAULT_URL, help="the service's base URL")
-    parser.add_argument("--token", default=None, help="API token, when auth is on")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("IMAGEJOBS_TOKEN"),
+        help="API token, when auth is on (default: IMAGEJOBS_TOKEN)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,6 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", help="print the GraphQL SDL")
     schema.set_defaults(func=run_schema)
+
+    from imagejobs.tokens import add_token_commands
+
+    add_token_commands(commands, add_client_options)
     return parser
 
 
