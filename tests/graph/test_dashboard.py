@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,8 @@ CHROMIUM_FLAGS = [
 ]
 IMPORT = re.compile(r'^import .* from "([^"]+)";$', re.MULTILINE)
 LIVE_TIMEOUT_MS = 30_000
+ADMIN_TOKEN = "dashboard-admin-token-for-tests"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def rest_job(*visits: tuple[str, list[str]]) -> str:
@@ -86,6 +88,23 @@ def test_scripts_import_only_files_the_service_serves() -> None:
     assert imported
     assert {name.removeprefix("./") for name in imported} <= modules
     assert all(name.startswith("./") for name in imported)
+
+
+def test_with_auth_on_the_page_is_open_and_its_data_is_not(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client(auth_required=True, admin_token=ADMIN_TOKEN)
+    stats = {"query": "{ stats { queueDepth } }"}
+
+    root = client.get("/", follow_redirects=False)
+    page = client.get("/dashboard")
+    script = client.get("/dashboard/assets/app.js")
+    refused = client.post("/graphql", json=stats).json()
+    allowed = client.post("/graphql", json=stats, headers=ADMIN).json()
+
+    assert (root.status_code, page.status_code, script.status_code) == (307, 200, 200)
+    assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert allowed["data"]["stats"]["queueDepth"] == 0
 
 
 def test_missing_asset_is_404(client: TestClient) -> None:
@@ -208,6 +227,37 @@ def test_running_job_is_cancelled_from_its_page(
     bar = page.locator(".summary [role='progressbar']")
     expect(bar).to_have_attribute("aria-valuetext", re.compile("3 cancelled"))
     expect(page.get_by_role("button", name="Cancel job")).to_have_count(0)
+    context.close()
+
+
+@pytest.fixture
+def secure_server() -> Iterator[str]:
+    yield from run_live_server(auth_required=True, admin_token=ADMIN_TOKEN)
+
+
+@pytest.mark.browser
+def test_token_is_asked_once_and_kept_for_the_session_only(
+    browser: Browser, secure_server: str
+) -> None:
+    context = browser.new_context(base_url=secure_server)
+    page = context.new_page()
+    token = page.get_by_role("textbox", name="Token")
+
+    page.goto("/dashboard#/stores")
+    token.fill("not-a-token")
+    page.get_by_role("button", name="Use this token").click()
+    expect(page.locator("#token-error")).to_contain_text("not accepted")
+    screenshot(page, "token")
+    token.fill(ADMIN_TOKEN)
+    page.get_by_role("button", name="Use this token").click()
+    expect(page.locator("tbody tr").first).to_be_visible()
+    page.get_by_role("link", name="Jobs", exact=True).click()
+    expect(page.locator("#queue-depth")).to_have_text("0")
+
+    assert page.evaluate("sessionStorage.getItem('imagejobs.token')") == ADMIN_TOKEN
+    assert page.evaluate("localStorage.length") == 0
+    assert context.cookies() == []
+    expect(page.locator("#token-dialog")).to_be_hidden()
     context.close()
 
 
