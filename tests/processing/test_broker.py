@@ -152,6 +152,7 @@ def test_a_job_survives_a_killed_worker(
 
     wait_until(lambda: status(client, job_id)["progress"]["done"] >= 6)
     doomed.send_signal(signal.SIGKILL)
+    doomed.wait(timeout=10)
     job = wait_for_job(client, job_id, timeout=90)
 
     assert job["status"] == "COMPLETED"
