@@ -4,34 +4,21 @@ import asyncio
 import itertools
 import json
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 import websockets
 from starlette.testclient import TestClient
-from starlette.testclient import WebSocketTestSession as Session
 
 from processing.events import InProcessEvents
 from tests.conftest import graphql
+from tests.subscribing import PROGRESS, PROTOCOLS, follow, receive, subscribe
 
-TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
-PROTOCOLS = ["graphql-transport-ws", "graphql-ws"]
 SUBMIT = """
 mutation Submit($input: SubmitJobInput!) {
   submitJob(input: $input) { job { id } userErrors { message } }
-}
-"""
-PROGRESS = """
-subscription Progress($id: ID!) {
-  jobProgress(id: $id) {
-    id status finishedAt
-    progress { total done failed cancelled pending }
-    errors { storeId error }
-    visits { storeId images { url status width height perimeter errorCode } }
-  }
 }
 """
 BAR = """
@@ -39,8 +26,6 @@ subscription Bar($id: ID!) {
   jobProgress(id: $id) { status progress { total done failed } }
 }
 """
-START = {"graphql-transport-ws": "subscribe", "graphql-ws": "start"}
-DATA = {"graphql-transport-ws": "next", "graphql-ws": "data"}
 
 
 def submit(client: TestClient, visits: dict[str, list[str]]) -> str:
@@ -57,38 +42,6 @@ def submit(client: TestClient, visits: dict[str, list[str]]) -> str:
     assert payload["userErrors"] == [], payload
     job_id: str = payload["job"]["id"]
     return job_id
-
-
-@contextmanager
-def subscribe(
-    client: TestClient, protocol: str, job_id: str, query: str = PROGRESS
-) -> Iterator[Session]:
-    with client.websocket_connect("/graphql", subprotocols=[protocol]) as ws:
-        ws.send_json({"type": "connection_init"})
-        assert ws.receive_json()["type"] == "connection_ack"
-        payload = {"query": query, "variables": {"id": job_id}}
-        ws.send_json({"id": "1", "type": START[protocol], "payload": payload})
-        yield ws
-
-
-def receive(ws: Session, protocol: str) -> tuple[str, Any]:
-    while True:
-        message = ws.receive_json()
-        if message["type"] != "ka":
-            break
-    kind = "data" if message["type"] == DATA[protocol] else message["type"]
-    return kind, message.get("payload")
-
-
-def follow(ws: Session, protocol: str) -> tuple[list[dict[str, Any]], str]:
-    """Every job snapshot until the stream ends, and how it ended."""
-    jobs = []
-    while True:
-        kind, payload = receive(ws, protocol)
-        if kind != "data":
-            return jobs, kind
-        assert "errors" not in payload, payload
-        jobs.append(payload["data"]["jobProgress"])
 
 
 def events_of(client: TestClient) -> InProcessEvents:
