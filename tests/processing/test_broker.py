@@ -22,6 +22,7 @@ from starlette.testclient import TestClient
 
 from processing.amqp import Topology
 from tests.conftest import JOB_STATUS, REPO, free_port, graphql, wait_for_job
+from tests.subscribing import follow, subscribe
 
 BROKER = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 CHELSEA = "png_rgb_chelsea_451x300.png"
@@ -290,3 +291,23 @@ def test_a_job_submitted_while_the_broker_is_down_runs_when_it_is_back(
     assert waiting["status"] == "PENDING"
     assert job["status"] == "COMPLETED"
     assert job["progress"]["done"] == 3
+
+
+@pytest.mark.timeout(60)
+def test_a_subscriber_follows_a_job_that_workers_run(
+    make_client: Callable[..., TestClient],
+    prefix: str,
+    workers: Workers,
+    image_server: str,
+) -> None:
+    client = broker_client(make_client, prefix)
+    workers.start(PROCESSING_DELAY="0.05", CONCURRENCY="2")
+    job_id = submit(client, [f"{image_server}/{CHELSEA}"] * 20)
+
+    with subscribe(client, "graphql-transport-ws", job_id) as ws:
+        jobs, ending = follow(ws, "graphql-transport-ws")
+
+    done = [j["progress"]["done"] for j in jobs]
+    assert ending == "complete"
+    assert len(jobs) >= 2 and done == sorted(done)
+    assert jobs[-1]["status"] == "COMPLETED" and done[-1] == 20
