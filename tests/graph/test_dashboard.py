@@ -373,7 +373,10 @@ def test_chart_and_queue_depth_come_from_stats(page: Page, image_server: str) ->
 
     expect(page.locator("#queue-depth")).to_have_text(re.compile(r"^\d+$"))
     chart = page.locator("svg.chart")
-    expect(chart).to_have_attribute("aria-label", re.compile("1 done and 0 failed"))
+    # the panel refreshes every 5 s; the job may finish just after a refresh
+    expect(chart).to_have_attribute(
+        "aria-label", re.compile("1 done and 0 failed"), timeout=15_000
+    )
     assert chart.locator("rect.bar-done").count() == 60
 
 
