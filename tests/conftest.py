@@ -209,6 +209,14 @@ def run_live_server(**overrides: Any) -> Iterator[str]:
     thread.join(timeout=30)
 
 
+def wait_until(check: Callable[[], bool], timeout: float = 60) -> None:
+    """Poll ``check`` until it holds; fail the test after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
 def wait_for_job(
     client: TestClient, job_id: str, timeout: float = 60, query: str | None = None
 ) -> dict[str, Any]:

@@ -21,7 +21,14 @@ from mongomock_motor import AsyncMongoMockClient
 from starlette.testclient import TestClient
 
 from processing.amqp import Topology
-from tests.conftest import JOB_STATUS, REPO, free_port, graphql, wait_for_job
+from tests.conftest import (
+    JOB_STATUS,
+    REPO,
+    free_port,
+    graphql,
+    wait_for_job,
+    wait_until,
+)
 from tests.subscribing import follow, subscribe
 
 BROKER = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -125,13 +132,6 @@ def submit(
 def status(client: TestClient, job_id: str) -> dict[str, Any]:
     job: dict[str, Any] = graphql(client, JOB_STATUS, {"id": job_id})["job"]
     return job
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def broker_client(

@@ -8,7 +8,13 @@ from pathlib import Path
 
 from starlette.testclient import TestClient
 
-from tests.conftest import JOB_STATUS, ScriptedServer, graphql, wait_for_job
+from tests.conftest import (
+    JOB_STATUS,
+    ScriptedServer,
+    graphql,
+    wait_for_job,
+    wait_until,
+)
 
 CANCEL = """
 mutation Cancel($id: ID!) {
@@ -38,13 +44,6 @@ def submit(client: TestClient, urls: list[str], store_id: str = "RP00001") -> st
     response = client.post("/api/submit/", json={"count": 1, "visits": [visit]})
     job_id: str = response.json()["job_id"]
     return job_id
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def test_cancel_stops_the_remaining_images_and_keeps_results(
