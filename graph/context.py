@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,10 +15,17 @@ from processing.events import JobEvents
 from processing.jobs import JobRunner, JobService
 from processing.queue import InProcessQueue
 
+ReadinessCheck = Callable[[], Awaitable[bool]]
+"""Answers whether one dependency (the broker...) is reachable now."""
+
 
 @dataclass
 class Services:
-    """The parts of one running service, built at start-up."""
+    """The parts of one running service, built at start-up.
+
+    ``readiness_checks`` are named checks ``/readyz`` runs besides the
+    database's; the broker code registers its own as ``"broker"``.
+    """
 
     settings: Settings
     db_client: Any
@@ -25,6 +33,7 @@ class Services:
     events: JobEvents
     jobs: JobService
     runner: JobRunner | None = None
+    readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
 
     @property
     def limits(self) -> Limits:

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import random
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +37,7 @@ from models.jobs import (
     recount_progress,
 )
 from models.stores import Store
+from processing import journal, metrics
 from processing.errors import ProcessingError
 from processing.events import JobEvents
 from processing.queue import InProcessQueue, WorkItem
@@ -129,8 +131,8 @@ class JobService:
         images = _image_documents(job, new, known)
         await JobImage.insert_many(images)
         assert job.id is not None
-        logger.info(
-            "job queued: %s, %d visits, %d images", job.id, len(new.visits), len(images)
+        journal.job_queued(
+            str(job.id), len(new.visits), len(images), job.progress.failed
         )
         await self._enqueue(job, images)
         return job
@@ -159,7 +161,8 @@ class JobService:
         pending = [i for i in images if i.status is ImageStatus.PENDING]
         items = [WorkItem(str(job.id), str(i.id), i.store_id, i.url) for i in pending]
         await self.queue.put_job(job.priority, items)
-        if await finish_job_if_done(job):
+        if finished := await finish_job_if_done(job):
+            journal.job_finished(str(job.id), finished.value)
             self.events.publish(str(job.id))
 
 
@@ -256,9 +259,9 @@ class JobRunner:
 
     async def run_item(self, item: WorkItem) -> None:
         """Process one image and record its outcome."""
-        job_id = PydanticObjectId(item.job_id)
+        started, job_id = time.monotonic(), PydanticObjectId(item.job_id)
         if await mark_job_started(job_id):
-            logger.info("job started: %s", item.job_id)
+            journal.job_started(item.job_id)
             self.events.publish(item.job_id)
         status, fields = await self._outcome(item)
         image = JobImage.model_construct(
@@ -270,25 +273,22 @@ class JobRunner:
         job = await record_image(image, status, fields, store_error)
         if job is None:
             return
+        metrics.image_finished(
+            status, fields.get("error_code"), time.monotonic() - started
+        )
         finished = await finish_job_if_done(job)
         if finished:
-            logger.info("job finished: %s %s", item.job_id, finished.value)
+            journal.job_finished(item.job_id, finished.value)
         self.events.publish(item.job_id)
 
     async def _outcome(self, item: WorkItem) -> tuple[ImageStatus, dict[str, Any]]:
         try:
             result = await self.process_image(item.url)
         except ProcessingError as error:
-            logger.info(
-                "image failed: job %s store %s code %s: %s",
-                item.job_id,
-                item.store_id,
-                error.code,
-                error.message,
-            )
+            journal.image_failed(*item_ids(item), error.code, error.message)
             return _failure(error.code, error.message, getattr(error, "attempts", 1))
-        except Exception:
-            logger.exception("image crashed: job %s url %s", item.job_id, item.url)
+        except Exception as error:
+            journal.image_crashed(*item_ids(item), error)
             return _failure("DOWNLOAD_FAILED", "internal error processing the image", 1)
         await self._simulate_gpu()
         return ImageStatus.DONE, {
@@ -305,6 +305,10 @@ class JobRunner:
         low, high = self.config.delay
         if high > 0:
             await asyncio.sleep(random.uniform(low, high))
+
+
+def item_ids(item: WorkItem) -> tuple[str, str, str]:
+    return item.job_id, item.store_id, item.url
 
 
 def _failure(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from processing import metrics
 from processing.errors import ProcessingError
 from processing.fetch import Fetcher
 from processing.jobs import ImageResult
@@ -21,7 +22,8 @@ class ImagePipeline:
         self.max_pixels = max_pixels
 
     async def __call__(self, url: str) -> ImageResult:
-        fetched = await self.fetcher.fetch(url)
+        with metrics.DOWNLOAD_SECONDS.time():
+            fetched = await self.fetcher.fetch(url)
         attempts = fetched.attempts
         try:
             found = await asyncio.to_thread(
