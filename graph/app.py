@@ -10,16 +10,14 @@ from typing import Any
 
 import httpx
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 
-from graph import rest
+from graph import ops, rest
 from graph.context import Context, Services
 from graph.schema import build_schema
 from imagejobs.settings import Settings
-from models.database import connect, init_database, ping
+from models.database import connect, init_database
 from models.store_master import decode_csv, load_store_master
 from processing.addresses import Resolver
 from processing.events import InProcessEvents
@@ -27,6 +25,7 @@ from processing.fetch import Fetcher, FetchLimits
 from processing.jobs import ImageProcessor, JobRunner, JobService, RunnerConfig
 from processing.pipeline import ImagePipeline
 from processing.queue import InProcessQueue
+from processing.shutdown import stop_processing
 
 logger = logging.getLogger(__name__)
 
@@ -75,19 +74,11 @@ async def start_services(
     config = RunnerConfig(settings.concurrency, settings.processing_delay)
     services.runner = JobRunner(queue, events, processor, config)
     services.runner.start()
-    stack.push_async_callback(services.runner.stop)
+    stack.push_async_callback(
+        stop_processing, queue, services.runner, settings.shutdown_grace
+    )
     await services.jobs.resume()
     return services
-
-
-async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
-async def readyz(request: Request) -> Response:
-    services: Services = request.app.state.services
-    ready = await ping(services.db_client)
-    return JSONResponse({"database": ready}, 200 if ready else 503)
 
 
 def create_app(
@@ -115,8 +106,7 @@ def create_app(
     graphql = GraphQLApp(build_schema(debug=settings.debug))
     routes = [
         *rest.routes,
-        Route("/healthz", healthz),
-        Route("/readyz", readyz),
+        *ops.routes,
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
     ]

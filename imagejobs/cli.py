@@ -7,13 +7,15 @@ they work the same whatever database the service uses.
 from __future__ import annotations
 
 import argparse
-import logging
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import httpx
 
+from imagejobs.logs import configure_logging
 from imagejobs.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_REJECTED = 0, 1, 2
@@ -28,13 +30,6 @@ mutation LoadStores($csv: String!) {
 
 class CommandError(Exception):
     """A command could not do its work; the message says why, in one line."""
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
 
 
 def graphql(
@@ -70,10 +65,31 @@ def run_serve(args: argparse.Namespace) -> int:
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
     settings = Settings(**overrides)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+    exit_zero_on_sigterm()
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace)),
+    )
     return EXIT_OK
+
+
+def exit_zero_on_sigterm() -> None:
+    """Make SIGTERM a clean exit (status 0) once the server has stopped.
+
+    uvicorn catches SIGTERM, shuts down (the app drains its images within
+    ``SHUTDOWN_GRACE``), then raises the signal again for the handler that
+    was there before it: this one.
+    """
+
+    def exit_ok(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(EXIT_OK)
+
+    signal.signal(signal.SIGTERM, exit_ok)
 
 
 def run_stores_load(args: argparse.Namespace) -> int:
