@@ -5,10 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
@@ -19,12 +17,14 @@ from graph.schema import build_schema
 from imagejobs.settings import Settings
 from models.database import connect, init_database
 from models.store_master import decode_csv, load_store_master
-from processing.addresses import Resolver
-from processing.events import InProcessEvents
-from processing.fetch import Fetcher, FetchLimits
-from processing.jobs import ImageProcessor, JobRunner, JobService, RunnerConfig
-from processing.pipeline import ImagePipeline
+from processing.amqp import AmqpEvents, Topology
+from processing.dispatch import BrokerDispatcher
+from processing.events import InProcessEvents, JobEvents
+from processing.images import ImageProcessor
+from processing.jobs import JobService
+from processing.pipeline import DIRECT, Network, open_pipeline, retry_policy
 from processing.queue import InProcessQueue
+from processing.runner import JobRunner
 from processing.shutdown import stop_processing
 
 logger = logging.getLogger(__name__)
@@ -35,50 +35,67 @@ class GraphQLApp(GraphQL[Context, None]):
         return Context(services=request.app.state.services, request=request)
 
 
-@dataclass(frozen=True)
-class Network:
-    """How the fetcher reaches image servers; tests swap in recording stubs."""
-
-    transport: httpx.AsyncBaseTransport | None = None
-    resolver: Resolver | None = None
-
-
-async def default_processor(
-    settings: Settings, stack: AsyncExitStack, network: Network
-) -> ImageProcessor:
-    fetcher = Fetcher(
-        FetchLimits.from_settings(settings),
-        transport=network.transport,
-        resolver=network.resolver,
-    )
-    await stack.enter_async_context(fetcher)
-    return ImagePipeline(fetcher, settings.max_image_pixels)
-
-
 async def start_services(
     settings: Settings,
     stack: AsyncExitStack,
     *,
     db_client: Any = None,
     processor: ImageProcessor | None = None,
-    network: Network = Network(),
+    network: Network = DIRECT,
 ) -> Services:
     """Connect the database, load the store master and start processing."""
     client = db_client if db_client is not None else connect(settings.mongodb_url)
     await init_database(client, settings.mongodb_database)
     await load_store_master(decode_csv(settings.store_master_path.read_bytes()))
-    queue, events = InProcessQueue(), InProcessEvents()
+    queue = InProcessQueue()
+    if settings.amqp_url is None:
+        events: JobEvents = InProcessEvents()
+    else:
+        events = AmqpEvents()
     services = Services(settings, client, queue, events, JobService(queue, events))
-    if processor is None:
-        processor = await default_processor(settings, stack, network)
-    config = RunnerConfig(settings.concurrency, settings.processing_delay)
-    services.runner = JobRunner(queue, events, processor, config)
-    services.runner.start()
-    stack.push_async_callback(
-        stop_processing, queue, services.runner, settings.shutdown_grace
-    )
+    if settings.amqp_url is None:
+        await start_runner(services, stack, processor or network)
+    else:
+        start_dispatcher(services, stack, settings.amqp_url)
     await services.jobs.resume()
     return services
+
+
+async def start_runner(
+    services: Services, stack: AsyncExitStack, processor: ImageProcessor | Network
+) -> None:
+    """Process images in this process."""
+    settings = services.settings
+    if isinstance(processor, Network):
+        processor = await open_pipeline(settings, stack, processor)
+    runner = JobRunner(
+        services.queue,
+        services.events,
+        processor,
+        retry_policy(settings),
+        settings.concurrency,
+    )
+    runner.start()
+    stack.push_async_callback(
+        stop_processing, services.queue, runner, settings.shutdown_grace
+    )
+    services.runner = runner
+
+
+def start_dispatcher(services: Services, stack: AsyncExitStack, url: str) -> None:
+    """Hand images to worker nodes through RabbitMQ."""
+    assert isinstance(services.events, AmqpEvents)
+    dispatcher = BrokerDispatcher(
+        url,
+        Topology(services.settings.amqp_prefix),
+        services.queue,
+        services.events,
+        services.settings.dispatch_window,
+    )
+    dispatcher.start()
+    stack.push_async_callback(dispatcher.stop)
+    services.dispatcher = dispatcher
+    services.readiness_checks["broker"] = dispatcher.is_ready
 
 
 def create_app(
@@ -86,7 +103,7 @@ def create_app(
     *,
     db_client: Any = None,
     processor: ImageProcessor | None = None,
-    network: Network = Network(),
+    network: Network = DIRECT,
 ) -> Starlette:
     """The whole service as one ASGI app; start-up happens in its lifespan."""
 

@@ -11,9 +11,11 @@ from strawberry.dataloader import DataLoader
 from graph.validation import Limits
 from imagejobs.settings import Settings
 from models.stores import Store
+from processing.dispatch import BrokerDispatcher
 from processing.events import JobEvents
-from processing.jobs import JobRunner, JobService
+from processing.jobs import JobService
 from processing.queue import InProcessQueue
+from processing.runner import JobRunner
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 """Answers whether one dependency (the broker...) is reachable now."""
@@ -24,7 +26,7 @@ class Services:
     """The parts of one running service, built at start-up.
 
     ``readiness_checks`` are named checks ``/readyz`` runs besides the
-    database's; the broker code registers its own as ``"broker"``.
+    database's; the broker dispatcher registers its own as ``"broker"``.
     """
 
     settings: Settings
@@ -33,6 +35,7 @@ class Services:
     events: JobEvents
     jobs: JobService
     runner: JobRunner | None = None
+    dispatcher: BrokerDispatcher | None = None
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
 
     @property

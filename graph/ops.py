@@ -73,6 +73,8 @@ async def tcp_reachable(url: str, default_port: int) -> bool:
 async def metrics_endpoint(request: Request) -> Response:
     services: Services = request.app.state.services
     in_flight = services.runner.in_flight if services.runner else 0
+    if services.dispatcher is not None:
+        in_flight = services.dispatcher.outstanding
     metrics.set_load(services.queue.depth, in_flight)
     body, content_type = metrics.exposition()
     return Response(body, headers={"Content-Type": content_type})

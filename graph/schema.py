@@ -70,6 +70,16 @@ def parse_job_id(value: str) -> PydanticObjectId | None:
         return None
 
 
+async def find_job(raw_id: str) -> docs.Job | None:
+    job_id = parse_job_id(raw_id)
+    return None if job_id is None else await docs.Job.get(job_id)
+
+
+def job_problem(code: str, message: str) -> types.JobPayload:
+    error = types.UserError(field=["id"], message=message, code=code)
+    return types.JobPayload(job=None, user_errors=[error])
+
+
 def user_errors(problems: list[Problem]) -> list[types.UserError]:
     return [
         types.UserError(field=list(p.path) or None, message=p.message, code=p.code)
@@ -81,8 +91,7 @@ def user_errors(problems: list[Problem]) -> list[types.UserError]:
 class Query:
     @strawberry.field(description="A job by id; null when there is no such job.")
     async def job(self, id: strawberry.ID) -> types.Job | None:
-        job_id = parse_job_id(id)
-        found = None if job_id is None else await docs.Job.get(job_id)
+        found = await find_job(id)
         return None if found is None else types.Job(document=found)
 
     @strawberry.field(description="Jobs, newest first.")
@@ -186,6 +195,38 @@ class Mutation:
         return types.SubmitJobPayload(
             job=types.Job(document=outcome.job), user_errors=[]
         )
+
+    @strawberry.mutation(
+        description="Stop a job: its pending images become CANCELLED, results so "
+        "far are kept, and the job is CANCELLED."
+    )
+    async def cancel_job(
+        self, info: Info[Context, None], id: strawberry.ID
+    ) -> types.JobPayload:
+        job = await find_job(id)
+        if job is None:
+            return job_problem("NOT_FOUND", f"no job {id!r}")
+        cancelled = await info.context.services.jobs.cancel(job)
+        if cancelled is None:
+            return job_problem("JOB_ENDED", f"the job is already {job.status.value}")
+        return types.JobPayload(job=types.Job(document=cancelled), user_errors=[])
+
+    @strawberry.mutation(
+        description="Run a FAILED job's failed images again; the job is ONGOING again."
+    )
+    async def retry_job(
+        self, info: Info[Context, None], id: strawberry.ID
+    ) -> types.JobPayload:
+        job = await find_job(id)
+        if job is None:
+            return job_problem("NOT_FOUND", f"no job {id!r}")
+        retried = await info.context.services.jobs.retry(job)
+        if retried is None:
+            message = (
+                f"only a FAILED job can be retried; this one is {job.status.value}"
+            )
+            return job_problem("JOB_NOT_FAILED", message)
+        return types.JobPayload(job=types.Job(document=retried), user_errors=[])
 
     @strawberry.mutation(description="Load a store master CSV (admin).")
     async def load_stores(self, csv: str) -> types.LoadStoresPayload:

@@ -215,6 +215,12 @@ class SubmitJobPayload:
 
 
 @strawberry.type
+class JobPayload:
+    job: Job | None = strawberry.field(description="Null when userErrors is not empty.")
+    user_errors: list[UserError]
+
+
+@strawberry.type
 class LoadStoresPayload:
     loaded: int = strawberry.field(description="Stores new to the master.")
     updated: int = strawberry.field(description="Stores whose name or area changed.")

@@ -92,6 +92,19 @@ def exit_zero_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, exit_ok)
 
 
+def run_worker(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from processing.worker import run_worker as work
+
+    settings = Settings()
+    if settings.amqp_url is None:
+        raise CommandError("a worker needs AMQP_URL: the broker it takes work from")
+    configure_logging(settings.log_level, settings.log_format)
+    asyncio.run(work(settings, settings.shutdown_grace))
+    return EXIT_OK
+
+
 def run_stores_load(args: argparse.Namespace) -> int:
     from models.store_master import decode_csv
 
@@ -137,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None, help="listen address (HOST)")
     serve.add_argument("--port", type=int, default=None, help="listen port (PORT)")
     serve.set_defaults(func=run_serve)
+
+    worker = commands.add_parser("worker", help="process images from the broker")
+    worker.set_defaults(func=run_worker)
 
     stores = commands.add_parser("stores", help="manage the store master")
     store_commands = stores.add_subparsers(dest="stores_command", required=True)

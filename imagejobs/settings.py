@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     mongodb_url: str | None = None
     mongodb_database: str = "imagejobs"
     amqp_url: str | None = None
+    amqp_prefix: str = Field("imagejobs", pattern=r"^[A-Za-z0-9_.-]{1,100}$")
+    dispatch_window: int = Field(1024, ge=1)
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     store_master: Path | None = None

@@ -235,3 +235,62 @@ async def recount_progress(job_id: PydanticObjectId) -> Job | None:
         return_document=ReturnDocument.AFTER,
     )
     return None if raw is None else Job.model_validate(raw)
+
+
+RESULT_FIELDS = (
+    "width",
+    "height",
+    "perimeter",
+    "format",
+    "orientation",
+    "frames",
+    "error",
+    "error_code",
+    "finished_at",
+)
+
+
+async def cancel_job(job_id: PydanticObjectId) -> bool:
+    """An active job becomes CANCELLED and its pending images with it."""
+    result = await Job.get_pymongo_collection().update_one(
+        {"_id": job_id, "status": {"$in": [s.value for s in ACTIVE_STATUSES]}},
+        {"$set": {"status": JobStatus.CANCELLED.value, "finished_at": utcnow()}},
+    )
+    if not result.modified_count:
+        return False
+    await JobImage.get_pymongo_collection().update_many(
+        {"job_id": job_id, "status": ImageStatus.PENDING.value},
+        {"$set": {"status": ImageStatus.CANCELLED.value, "finished_at": utcnow()}},
+    )
+    await recount_progress(job_id)
+    return True
+
+
+async def reset_failed_images(job_id: PydanticObjectId) -> list[JobImage] | None:
+    """A FAILED job becomes ONGOING with its failed images PENDING again.
+
+    Returns those images, or ``None`` when the job was not FAILED.
+    """
+    result = await Job.get_pymongo_collection().update_one(
+        {"_id": job_id, "status": JobStatus.FAILED.value},
+        {
+            "$set": {"status": JobStatus.ONGOING.value, "errors": []},
+            "$unset": {"finished_at": ""},
+        },
+    )
+    if not result.modified_count:
+        return None
+    images = JobImage.get_pymongo_collection()
+    query = {"job_id": job_id, "status": ImageStatus.FAILED.value}
+    failed = await JobImage.find(query).sort("visit", "position").to_list()
+    await images.update_many(
+        query,
+        {
+            "$set": {"status": ImageStatus.PENDING.value, "attempts": 0},
+            "$unset": {name: "" for name in RESULT_FIELDS},
+        },
+    )
+    await recount_progress(job_id)
+    for image in failed:
+        image.status = ImageStatus.PENDING
+    return failed

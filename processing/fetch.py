@@ -308,9 +308,8 @@ class Fetcher:
             return None
         if budget.left <= 0:
             return None
-        delay = random.uniform(0, self._limits.backoff_base * 2 ** (attempt - 1))
-        if error.retry_after is not None:
-            delay = max(delay, min(error.retry_after, self._limits.max_retry_after))
+        limits = self._limits
+        delay = retry_delay(error, attempt, limits.backoff_base, limits.max_retry_after)
         return min(delay, budget.left)
 
     async def _attempt(self, url: httpx.URL, attempt: int, budget: _Budget) -> Fetched:
@@ -409,6 +408,17 @@ def _check_status(response: httpx.Response) -> None:
     error = HttpStatusError(status, url=str(response.url))
     error.retry_after = parse_retry_after(response.headers.get("retry-after"))
     raise error
+
+
+def retry_delay(
+    error: ProcessingError, attempt: int, backoff_base: float, max_retry_after: float
+) -> float:
+    """Seconds before attempt ``attempt + 1``: full-jitter exponential backoff,
+    or the server's ``Retry-After`` when longer, capped at ``max_retry_after``."""
+    delay = random.uniform(0, backoff_base * 2 ** (attempt - 1))
+    if error.retry_after is not None:
+        delay = max(delay, min(error.retry_after, max_retry_after))
+    return delay
 
 
 def parse_retry_after(value: str | None) -> float | None:

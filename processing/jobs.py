@@ -1,24 +1,17 @@
-"""Accepting jobs and running their images, in this process.
+"""Accepting, resuming, cancelling and retrying jobs.
 
 :class:`JobService` stores a new job with one document per image, fails the
-images of unknown stores at once, and queues the rest. :class:`JobRunner`
-keeps ``CONCURRENCY`` images in flight: each is fetched, measured, held for
-the simulated GPU time and recorded as soon as it is done, so progress moves
-while the job runs. One image's failure is recorded on that image and its
-store; nothing else stops.
+images of unknown stores at once, and puts the rest on the queue, from which
+the in-process runner or the broker dispatcher takes them. One image's
+failure is recorded on that image and its store; nothing else stops.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 import re
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from beanie import PydanticObjectId
 
@@ -28,17 +21,18 @@ from models.jobs import (
     Job,
     JobImage,
     JobPriority,
+    JobStatus,
     Progress,
     StoreError,
     Visit,
+    cancel_job,
     finish_job_if_done,
-    mark_job_started,
     record_image,
     recount_progress,
+    reset_failed_images,
 )
 from models.stores import Store
 from processing import journal, metrics
-from processing.errors import ProcessingError
 from processing.events import JobEvents
 from processing.queue import InProcessQueue, WorkItem
 
@@ -91,32 +85,6 @@ class NewJob:
         return sum(len(v.image_urls) for v in self.visits)
 
 
-@dataclass(frozen=True, slots=True)
-class ImageResult:
-    """What processing learned about one image."""
-
-    width: int
-    height: int
-    format: str
-    orientation: int | None
-    frames: int
-    attempts: int
-
-    @property
-    def perimeter(self) -> int:
-        return 2 * (self.width + self.height)
-
-
-ImageProcessor = Callable[[str], Awaitable[ImageResult]]
-"""Fetch and measure one URL; raise ProcessingError (with ``attempts``)."""
-
-
-@dataclass
-class RunnerConfig:
-    concurrency: int = 256
-    delay: tuple[float, float] = (0.1, 0.4)
-
-
 class JobService:
     """Stores submitted jobs and hands their images to the queue."""
 
@@ -157,10 +125,46 @@ class JobService:
             logger.info("jobs resumed: %d", resumed)
         return resumed
 
+    async def cancel(self, job: Job) -> Job | None:
+        """Cancel a job's remaining images; ``None`` when it had already ended."""
+        assert job.id is not None
+        if not await cancel_job(job.id):
+            return None
+        dropped = self.queue.drop_job(str(job.id))
+        logger.info("job cancelled: %s, %d images not started", job.id, dropped)
+        metrics.job_finished(JobStatus.CANCELLED)
+        self.events.publish(str(job.id))
+        return await Job.get(job.id)
+
+    async def retry(self, job: Job) -> Job | None:
+        """Run a FAILED job's failed images again; ``None`` unless it FAILED."""
+        assert job.id is not None
+        images = await reset_failed_images(job.id)
+        if images is None:
+            return None
+        known = await _known_store_ids({i.store_id for i in images})
+        for image in images:
+            if image.store_id not in known:
+                await record_image(
+                    image,
+                    ImageStatus.FAILED,
+                    _unknown_store_fields(image.store_id),
+                    UNKNOWN_STORE_ERROR,
+                )
+        logger.info("job retrying: %s, %d images", job.id, len(images))
+        fresh = await recount_progress(job.id)
+        assert fresh is not None
+        await self._enqueue(fresh, [i for i in images if i.store_id in known])
+        self.events.publish(str(job.id))
+        return await Job.get(job.id)
+
     async def _enqueue(self, job: Job, images: list[JobImage]) -> None:
         pending = [i for i in images if i.status is ImageStatus.PENDING]
-        items = [WorkItem(str(job.id), str(i.id), i.store_id, i.url) for i in pending]
-        await self.queue.put_job(job.priority, items)
+        items = [
+            WorkItem(str(job.id), str(i.id), i.store_id, i.url, job.priority)
+            for i in pending
+        ]
+        await self.queue.put_job(items)
         if finished := await finish_job_if_done(job):
             journal.job_finished(str(job.id), finished.value)
             self.events.publish(str(job.id))
@@ -214,108 +218,15 @@ def _image_documents(job: Job, new: NewJob, known: set[str]) -> list[JobImage]:
             )
             if unknown:
                 image.status = ImageStatus.FAILED
-                image.error = f"store {visit.store_id!r} is not in the store master"
-                image.error_code = "UNKNOWN_STORE"
                 image.finished_at = job.created_at
+                for name, value in _unknown_store_fields(visit.store_id).items():
+                    setattr(image, name, value)
             images.append(image)
     return images
 
 
-@dataclass
-class JobRunner:
-    """Keeps ``concurrency`` images in flight from the queue until stopped."""
-
-    queue: InProcessQueue
-    events: JobEvents
-    process_image: ImageProcessor
-    config: RunnerConfig = field(default_factory=RunnerConfig)
-    in_flight: int = 0
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-    def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._work(), name=f"image-worker-{n}")
-            for n in range(self.config.concurrency)
-        ]
-
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
-
-    async def _work(self) -> None:
-        while True:
-            item = await self.queue.get()
-            self.in_flight += 1
-            try:
-                await self.run_item(item)
-            except Exception:
-                # The database refused the write: the image stays PENDING and
-                # is queued again when the job is resumed.
-                logger.exception("image not recorded: job %s", item.job_id)
-            finally:
-                self.in_flight -= 1
-
-    async def run_item(self, item: WorkItem) -> None:
-        """Process one image and record its outcome."""
-        started, job_id = time.monotonic(), PydanticObjectId(item.job_id)
-        if await mark_job_started(job_id):
-            journal.job_started(item.job_id)
-            self.events.publish(item.job_id)
-        status, fields = await self._outcome(item)
-        image = JobImage.model_construct(
-            id=PydanticObjectId(item.image_id), job_id=job_id, store_id=item.store_id
-        )
-        store_error = None
-        if status is ImageStatus.FAILED:
-            store_error = f"{item.url}: {fields['error']}"
-        job = await record_image(image, status, fields, store_error)
-        if job is None:
-            return
-        metrics.image_finished(
-            status, fields.get("error_code"), time.monotonic() - started
-        )
-        finished = await finish_job_if_done(job)
-        if finished:
-            journal.job_finished(item.job_id, finished.value)
-        self.events.publish(item.job_id)
-
-    async def _outcome(self, item: WorkItem) -> tuple[ImageStatus, dict[str, Any]]:
-        try:
-            result = await self.process_image(item.url)
-        except ProcessingError as error:
-            journal.image_failed(*item_ids(item), error.code, error.message)
-            return _failure(error.code, error.message, getattr(error, "attempts", 1))
-        except Exception as error:
-            journal.image_crashed(*item_ids(item), error)
-            return _failure("DOWNLOAD_FAILED", "internal error processing the image", 1)
-        await self._simulate_gpu()
-        return ImageStatus.DONE, {
-            "width": result.width,
-            "height": result.height,
-            "perimeter": result.perimeter,
-            "format": result.format,
-            "orientation": result.orientation,
-            "frames": result.frames,
-            "attempts": result.attempts,
-        }
-
-    async def _simulate_gpu(self) -> None:
-        low, high = self.config.delay
-        if high > 0:
-            await asyncio.sleep(random.uniform(low, high))
-
-
-def item_ids(item: WorkItem) -> tuple[str, str, str]:
-    return item.job_id, item.store_id, item.url
-
-
-def _failure(
-    code: str, message: str, attempts: int
-) -> tuple[ImageStatus, dict[str, Any]]:
-    return ImageStatus.FAILED, {
-        "error": message,
-        "error_code": code,
-        "attempts": attempts,
+def _unknown_store_fields(store_id: str) -> dict[str, str]:
+    return {
+        "error": f"store {store_id!r} is not in the store master",
+        "error_code": "UNKNOWN_STORE",
     }

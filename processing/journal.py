@@ -75,6 +75,22 @@ def image_failed(job_id: str, store_id: str, url: str, code: str, reason: str) -
     )
 
 
+def image_retrying(
+    job_id: str, store_id: str, url: str, attempt: int, delay: float, code: str
+) -> None:
+    fields = image_fields(job_id, store_id, url)
+    logger.info(
+        "image retrying: job %s store %s host %s attempt %d in %.2fs: %s",
+        job_id,
+        store_id,
+        fields["url_host"],
+        attempt,
+        delay,
+        code,
+        extra={**fields, "attempt": attempt, "code": code},
+    )
+
+
 def image_crashed(job_id: str, store_id: str, url: str, error: Exception) -> None:
     """Processing raised something unexpected; log it with its traceback."""
     fields = image_fields(job_id, store_id, url)

@@ -8,8 +8,10 @@ Counters are per process: with workers, each process counts what it did.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -20,6 +22,8 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+
+T = TypeVar("T")
 
 REGISTRY = CollectorRegistry()
 ProcessCollector(registry=REGISTRY)
@@ -52,7 +56,7 @@ DOWNLOAD_SECONDS = Histogram(
 )
 IMAGE_SECONDS = Histogram(
     "imagejobs_image_seconds",
-    "Time from taking an image off the queue to its result.",
+    "Time to process one image attempt: download, measure, simulated GPU.",
     buckets=IMAGE_BUCKETS,
     registry=REGISTRY,
 )
@@ -76,11 +80,18 @@ def job_finished(status: str) -> None:
     JOBS_FINISHED.labels(status=status).inc()
 
 
-def image_finished(outcome: str, code: str | None, seconds: float | None) -> None:
-    """Count one image result; ``seconds`` is its total time when it ran."""
+def image_finished(outcome: str, code: str | None) -> None:
+    """Count one image result as it is recorded (``outcome`` DONE or FAILED)."""
     IMAGES.labels(outcome=outcome.lower(), code=code or "").inc()
-    if seconds is not None:
-        IMAGE_SECONDS.observe(seconds)
+
+
+async def timed(attempt: Awaitable[T]) -> T:
+    """Await one image attempt (download, measure, GPU time), timing it."""
+    started = time.perf_counter()
+    try:
+        return await attempt
+    finally:
+        IMAGE_SECONDS.observe(time.perf_counter() - started)
 
 
 def images_failed_at_submit(code: str, count: int) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from models.jobs import JobPriority
 
@@ -24,6 +24,11 @@ class WorkItem:
     image_id: str
     store_id: str
     url: str
+    priority: JobPriority = JobPriority.NORMAL
+    attempt: int = 1
+
+    def next_attempt(self) -> WorkItem:
+        return replace(self, attempt=self.attempt + 1)
 
 
 class InProcessQueue:
@@ -41,10 +46,11 @@ class InProcessQueue:
     def depth(self) -> int:
         return self._size
 
-    async def put_job(self, priority: JobPriority, items: list[WorkItem]) -> None:
+    async def put_job(self, items: list[WorkItem]) -> None:
+        """Queue one job's images (all of the same job and priority)."""
         if not items:
             return
-        level = self._levels[priority]
+        level = self._levels[items[0].priority]
         level.setdefault(items[0].job_id, deque()).extend(items)
         self._size += len(items)
         async with self._ready:

@@ -5,9 +5,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import (
+    BaseHTTPRequestHandler,
+    SimpleHTTPRequestHandler,
+    ThreadingHTTPServer,
+)
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +22,10 @@ import uvicorn
 from mongomock_motor import AsyncMongoMockClient
 from starlette.testclient import TestClient
 
-from graph.app import Network, create_app
+from graph.app import create_app
 from imagejobs.settings import Settings
 from processing.addresses import Resolver
+from processing.pipeline import Network
 from tests.shared import SHARED
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,6 +47,53 @@ def serve_directory(directory: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+class ScriptedServer:
+    """A threaded HTTP server answering each path from a script of responses.
+
+    ``script[path]`` is a list of (status, body, headers); each request takes
+    the next one, and the last one repeats. Every request is counted.
+    """
+
+    def __init__(self) -> None:
+        self.script: dict[str, list[tuple[int, bytes, dict[str, str]]]] = {}
+        self.hits: Counter[str] = Counter()
+        self.delay: dict[str, float] = {}
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                outer.answer(self)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def answer(self, handler: BaseHTTPRequestHandler) -> None:
+        path = handler.path
+        self.hits[path] += 1
+        time.sleep(self.delay.get(path, 0))
+        steps = self.script.get(path) or [(404, b"not found", {})]
+        status, body, headers = steps.pop(0) if len(steps) > 1 else steps[0]
+        handler.send_response(status)
+        for name, value in {"Content-Length": str(len(body)), **headers}.items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        handler.wfile.write(body)
+
+
+@pytest.fixture
+def scripted_server() -> Iterator[ScriptedServer]:
+    server = ScriptedServer()
+    thread = threading.Thread(target=server.server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
 
 
 @pytest.fixture(scope="session")
@@ -153,12 +206,13 @@ def live_server() -> Iterator[str]:
 
 
 def wait_for_job(
-    client: TestClient, job_id: str, timeout: float = 60
+    client: TestClient, job_id: str, timeout: float = 60, query: str | None = None
 ) -> dict[str, Any]:
     """Poll GraphQL until the job ends; return its whole state."""
+    query = query or JOB_QUERY
     deadline = time.monotonic() + timeout
     while True:
-        job = graphql(client, JOB_QUERY, {"id": job_id})["job"]
+        job = graphql(client, query, {"id": job_id})["job"]
         if job["status"] in ("COMPLETED", "FAILED", "CANCELLED"):
             return job
         if time.monotonic() > deadline:
@@ -176,6 +230,11 @@ def graphql(
     return data
 
 
+JOB_STATUS = """
+query Job($id: ID!) {
+  job(id: $id) { id status progress { total done failed cancelled pending } }
+}
+"""
 JOB_QUERY = """
 query Job($id: ID!) {
   job(id: $id) {

@@ -10,16 +10,10 @@ from models.database import init_database
 from models.jobs import ImageStatus, Job, JobImage, JobStatus, record_image
 from models.stores import Store
 from processing.events import InProcessEvents
-from processing.jobs import (
-    ImageResult,
-    JobRunner,
-    JobService,
-    NewJob,
-    NewVisit,
-    RunnerConfig,
-    read_visit_time,
-)
+from processing.images import ImageResult, RetryPolicy
+from processing.jobs import JobService, NewJob, NewVisit, read_visit_time
 from processing.queue import InProcessQueue
+from processing.runner import JobRunner
 
 
 @pytest.mark.parametrize(
@@ -84,7 +78,8 @@ async def test_a_restarted_service_resumes_unfinished_jobs() -> None:
         seen.append(url)
         return ImageResult(3, 4, "PNG", None, 1, 1)
 
-    runner = JobRunner(queue, InProcessEvents(), measure, RunnerConfig(2, (0, 0)))
+    policy = RetryPolicy(delay=(0, 0))
+    runner = JobRunner(queue, InProcessEvents(), measure, policy, concurrency=2)
     runner.start()
     try:
         for _ in range(200):

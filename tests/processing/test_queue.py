@@ -8,8 +8,12 @@ from models.jobs import JobPriority
 from processing.queue import InProcessQueue, WorkItem
 
 
-def items(job: str, n: int) -> list[WorkItem]:
-    return [WorkItem(job, f"{job}-{i}", "S", f"http://x/{i}") for i in range(n)]
+def items(
+    job: str, n: int, priority: JobPriority = JobPriority.NORMAL
+) -> list[WorkItem]:
+    return [
+        WorkItem(job, f"{job}-{i}", "S", f"http://x/{i}", priority) for i in range(n)
+    ]
 
 
 async def drain(queue: InProcessQueue) -> list[str]:
@@ -21,8 +25,8 @@ async def drain(queue: InProcessQueue) -> list[str]:
 
 async def test_jobs_of_equal_priority_take_turns() -> None:
     queue = InProcessQueue()
-    await queue.put_job(JobPriority.NORMAL, items("big", 1000))
-    await queue.put_job(JobPriority.NORMAL, items("small", 3))
+    await queue.put_job(items("big", 1000))
+    await queue.put_job(items("small", 3))
 
     order = await drain(queue)
 
@@ -32,9 +36,9 @@ async def test_jobs_of_equal_priority_take_turns() -> None:
 
 async def test_higher_priority_goes_first() -> None:
     queue = InProcessQueue()
-    await queue.put_job(JobPriority.LOW, items("low", 2))
-    await queue.put_job(JobPriority.NORMAL, items("normal", 2))
-    await queue.put_job(JobPriority.HIGH, items("high", 2))
+    await queue.put_job(items("low", 2, JobPriority.LOW))
+    await queue.put_job(items("normal", 2))
+    await queue.put_job(items("high", 2, JobPriority.HIGH))
 
     order = await drain(queue)
 
@@ -43,8 +47,8 @@ async def test_higher_priority_goes_first() -> None:
 
 async def test_dropping_a_job_removes_its_waiting_images() -> None:
     queue = InProcessQueue()
-    await queue.put_job(JobPriority.NORMAL, items("a", 4))
-    await queue.put_job(JobPriority.NORMAL, items("b", 2))
+    await queue.put_job(items("a", 4))
+    await queue.put_job(items("b", 2))
 
     dropped = queue.drop_job("a")
 
@@ -54,7 +58,7 @@ async def test_dropping_a_job_removes_its_waiting_images() -> None:
 
 async def test_a_closed_queue_hands_out_nothing_more() -> None:
     queue = InProcessQueue()
-    await queue.put_job(JobPriority.NORMAL, items("a", 2))
+    await queue.put_job(items("a", 2))
 
     queue.close()
 
