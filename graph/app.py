@@ -8,11 +8,22 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
+from strawberry.types.unset import UNSET, UnsetType
 
 from graph import ops, rest
+from graph.auth import (
+    RequireTokenOnHTTP,
+    TokenBackend,
+    authenticate_connection,
+    check_startup,
+    principal_of,
+)
 from graph.context import Context, Services
+from graph.limits import BodyLimit, graphql_extensions
 from graph.schema import build_schema
 from imagejobs.settings import Settings
 from models.database import connect, init_database
@@ -32,7 +43,16 @@ logger = logging.getLogger(__name__)
 
 class GraphQLApp(GraphQL[Context, None]):
     async def get_context(self, request: Any, response: Any) -> Context:
-        return Context(services=request.app.state.services, request=request)
+        return Context(
+            services=request.app.state.services,
+            request=request,
+            principal=principal_of(request),
+        )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object]:
+        await authenticate_connection(context)
+        unset: UnsetType = UNSET
+        return unset
 
 
 async def start_services(
@@ -105,7 +125,11 @@ def create_app(
     processor: ImageProcessor | None = None,
     network: Network = DIRECT,
 ) -> Starlette:
-    """The whole service as one ASGI app; start-up happens in its lifespan."""
+    """The whole service as one ASGI app; start-up happens in its lifespan.
+
+    Raises :class:`~graph.auth.StartupRefused` when the settings are unsafe.
+    """
+    check_startup(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -120,11 +144,23 @@ def create_app(
             logger.info("service ready")
             yield
 
-    graphql = GraphQLApp(build_schema(debug=settings.debug))
+    graphql = GraphQLApp(
+        build_schema(debug=settings.debug, limits=graphql_extensions(settings)),
+        graphql_ide="graphiql" if settings.graphiql else None,
+    )
     routes = [
         *rest.routes,
         *ops.routes,
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, middleware=middleware(settings), lifespan=lifespan)
+
+
+def middleware(settings: Settings) -> list[Middleware]:
+    """Outermost first: who is calling, whether they may, how much they send."""
+    return [
+        Middleware(AuthenticationMiddleware, backend=TokenBackend(settings)),
+        Middleware(RequireTokenOnHTTP, settings=settings),
+        Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+    ]

@@ -8,6 +8,8 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
+from graph.auth import Principal
+from graph.limits import SubmitRate
 from graph.validation import Limits
 from imagejobs.settings import Settings
 from models.stores import Store
@@ -37,6 +39,10 @@ class Services:
     runner: JobRunner | None = None
     dispatcher: BrokerDispatcher | None = None
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
+    submit_rate: SubmitRate = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.submit_rate = SubmitRate(self.settings.submit_rate)
 
     @property
     def limits(self) -> Limits:
@@ -58,6 +64,8 @@ class Context:
 
     services: Services
     request: Any = None
+    principal: Principal | None = None
+    connection_params: dict[str, object] | None = None
     store_loader: DataLoader[str, Store | None] = field(
         default_factory=lambda: DataLoader(load_fn=load_stores)
     )

@@ -9,9 +9,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from graph.auth import ANONYMOUS, find_visible_job, principal_of
 from graph.context import Services
-from graph.schema import parse_job_id
-from graph.submission import submit
+from graph.limits import retry_after_header
+from graph.submission import Outcome, submit
 from graph.validation import REST_NAMES
 from models.jobs import Job, JobStatus
 
@@ -40,10 +41,25 @@ async def submit_job(request: Request) -> Response:
         payload: Any = json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         return JSONResponse({"error": f"the body is not valid JSON: {error}"}, 400)
-    outcome = await submit(services_of(request), payload, REST_NAMES)
+    outcome = await submit(
+        services_of(request),
+        payload,
+        REST_NAMES,
+        principal=principal_of(request) or ANONYMOUS,
+        idempotency_key=request.headers.get("idempotency-key"),
+        key_path=("Idempotency-Key",),
+    )
+    return submit_response(outcome)
+
+
+def submit_response(outcome: Outcome) -> Response:
+    if outcome.retry_after:
+        seconds = retry_after_header(outcome.retry_after)
+        message = f"too many submissions: retry in {seconds} s"
+        return JSONResponse({"error": message}, 429, {"Retry-After": seconds})
     if outcome.job is None:
         message = "; ".join(p.describe() for p in outcome.problems)
-        return JSONResponse({"error": message}, 400)
+        return JSONResponse({"error": message}, 409 if outcome.is_conflict else 400)
     return JSONResponse({"job_id": str(outcome.job.id)}, 201)
 
 
@@ -54,20 +70,17 @@ def status_body(job: Job, words: dict[JobStatus, str]) -> dict[str, Any]:
     return body
 
 
-async def find_job(raw_id: str | None) -> Job | None:
-    job_id = parse_job_id(raw_id) if raw_id else None
-    return None if job_id is None else await Job.get(job_id)
-
-
 async def job_status(request: Request) -> Response:
-    job = await find_job(request.query_params.get("jobid"))
+    job = await find_visible_job(
+        principal_of(request), request.query_params.get("jobid")
+    )
     if job is None:
         return JSONResponse({}, 400)
     return JSONResponse(status_body(job, STATUS_WORDS))
 
 
 async def job_detail(request: Request) -> Response:
-    job = await find_job(request.path_params["job_id"])
+    job = await find_visible_job(principal_of(request), request.path_params["job_id"])
     if job is None:
         return JSONResponse({"error": "job not found"}, 404)
     return JSONResponse(status_body(job, JOB_STATUS_WORDS))

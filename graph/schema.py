@@ -6,18 +6,21 @@ import base64
 import binascii
 import logging
 import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import strawberry
 from beanie import PydanticObjectId
 from bson.errors import InvalidId
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.types import Info
 
 from graph import types
+from graph.auth import ANONYMOUS, IsAdmin, RequireToken, caller, job_scope, visible_job
 from graph.context import Context
-from graph.submission import submit
+from graph.submission import Outcome, submit
+from graph.tokens import TokenMutation, TokenQuery
 from graph.validation import GRAPHQL_NAMES, Problem
 from models import jobs as docs
 from models.jobs import JobStatus
@@ -70,11 +73,6 @@ def parse_job_id(value: str) -> PydanticObjectId | None:
         return None
 
 
-async def find_job(raw_id: str) -> docs.Job | None:
-    job_id = parse_job_id(raw_id)
-    return None if job_id is None else await docs.Job.get(job_id)
-
-
 def job_problem(code: str, message: str) -> types.JobPayload:
     error = types.UserError(field=["id"], message=message, code=code)
     return types.JobPayload(job=None, user_errors=[error])
@@ -88,22 +86,28 @@ def user_errors(problems: list[Problem]) -> list[types.UserError]:
 
 
 @strawberry.type
-class Query:
-    @strawberry.field(description="A job by id; null when there is no such job.")
-    async def job(self, id: strawberry.ID) -> types.Job | None:
-        found = await find_job(id)
+class Query(TokenQuery):
+    @strawberry.field(
+        description="A job by id; null when there is no such job (or it is another "
+        "user's)."
+    )
+    async def job(
+        self, info: Info[Context, None], id: strawberry.ID
+    ) -> types.Job | None:
+        found = await visible_job(info, id)
         return None if found is None else types.Job(document=found)
 
     @strawberry.field(description="Jobs, newest first.")
     async def jobs(
         self,
+        info: Info[Context, None],
         status: JobStatus | None = None,
         store_id: str | None = None,
         first: int | None = 20,
         after: str | None = None,
     ) -> types.JobConnection:
         size = page_size(first)
-        query: dict[str, Any] = {}
+        query: dict[str, Any] = job_scope(caller(info))
         if status is not None:
             query["status"] = status.value
         if store_id is not None:
@@ -165,8 +169,16 @@ def _page_info(edges: list[Any], found: list[Any], size: int) -> types.PageInfo:
     )
 
 
+def rate_limited(outcome: Outcome) -> GraphQLError:
+    seconds = max(1, round(outcome.retry_after))
+    return GraphQLError(
+        f"too many submissions: retry in {seconds} s",
+        extensions={"code": "RATE_LIMITED", "retryAfter": seconds},
+    )
+
+
 @strawberry.type
-class Mutation:
+class Mutation(TokenMutation):
     @strawberry.mutation(description="Submit a job; every broken rule is a userError.")
     async def submit_job(
         self, info: Info[Context, None], input: types.SubmitJobInput
@@ -187,7 +199,11 @@ class Mutation:
             payload,
             GRAPHQL_NAMES,
             priority=input.priority or docs.JobPriority.NORMAL,
+            principal=caller(info) or ANONYMOUS,
+            idempotency_key=input.idempotency_key,
         )
+        if outcome.retry_after:
+            raise rate_limited(outcome)
         if outcome.job is None:
             return types.SubmitJobPayload(
                 job=None, user_errors=user_errors(outcome.problems)
@@ -203,7 +219,7 @@ class Mutation:
     async def cancel_job(
         self, info: Info[Context, None], id: strawberry.ID
     ) -> types.JobPayload:
-        job = await find_job(id)
+        job = await visible_job(info, id)
         if job is None:
             return job_problem("NOT_FOUND", f"no job {id!r}")
         cancelled = await info.context.services.jobs.cancel(job)
@@ -217,7 +233,7 @@ class Mutation:
     async def retry_job(
         self, info: Info[Context, None], id: strawberry.ID
     ) -> types.JobPayload:
-        job = await find_job(id)
+        job = await visible_job(info, id)
         if job is None:
             return job_problem("NOT_FOUND", f"no job {id!r}")
         retried = await info.context.services.jobs.retry(job)
@@ -228,7 +244,9 @@ class Mutation:
             return job_problem("JOB_NOT_FAILED", message)
         return types.JobPayload(job=types.Job(document=retried), user_errors=[])
 
-    @strawberry.mutation(description="Load a store master CSV (admin).")
+    @strawberry.mutation(
+        description="Load a store master CSV (admin).", permission_classes=[IsAdmin]
+    )
     async def load_stores(self, csv: str) -> types.LoadStoresPayload:
         try:
             report = await load_store_master(csv)
@@ -267,7 +285,16 @@ class Schema(strawberry.Schema):
                 )
 
 
-def build_schema(debug: bool = False) -> strawberry.Schema:
-    """The schema; unless ``debug``, unexpected errors reach clients masked."""
-    extensions = [] if debug else [lambda: MaskErrors(should_mask_error=is_unexpected)]
+def build_schema(
+    debug: bool = False,
+    limits: Sequence[Callable[[], SchemaExtension]] = (),
+) -> strawberry.Schema:
+    """The schema; unless ``debug``, unexpected errors reach clients masked.
+
+    Every operation needs a principal in its context (see ``graph/auth.py``);
+    ``limits`` are the extensions that bound a request's shape.
+    """
+    extensions: list[Callable[[], SchemaExtension]] = [RequireToken, *limits]
+    if not debug:
+        extensions.append(lambda: MaskErrors(should_mask_error=is_unexpected))
     return Schema(query=Query, mutation=Mutation, extensions=extensions)

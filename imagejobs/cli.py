@@ -7,6 +7,7 @@ they work the same whatever database the service uses.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
@@ -62,11 +63,15 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from graph.app import create_app
+    from graph.auth import StartupRefused
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
     settings = Settings(**overrides)
     configure_logging(settings.log_level, settings.log_format)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except StartupRefused as error:
+        raise CommandError(f"refusing to start: {error}") from None
     exit_zero_on_sigterm()
     uvicorn.run(
         app,
@@ -74,6 +79,7 @@ def run_serve(args: argparse.Namespace) -> int:
         port=settings.port,
         log_config=None,
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace)),
+        ws_max_size=settings.max_body_bytes,
     )
     return EXIT_OK
 
@@ -139,7 +145,11 @@ def run_schema(args: argparse.Namespace) -> int:
 
 def add_client_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", default=DEFAULT_URL, help="the service's base URL")
-    parser.add_argument("--token", default=None, help="API token, when auth is on")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("IMAGEJOBS_TOKEN"),
+        help="API token, when auth is on (default: IMAGEJOBS_TOKEN)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -169,6 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", help="print the GraphQL SDL")
     schema.set_defaults(func=run_schema)
+
+    from imagejobs.tokens import add_token_commands
+
+    add_token_commands(commands, add_client_options)
     return parser
 
 

@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     max_images: int = Field(100_000, ge=1)
     max_url_length: int = Field(2048, ge=16)
     submit_rate: int = Field(120, ge=1)
+    graphiql: bool = True
+    graphql_introspection: bool = True
+    graphql_max_depth: int = Field(10, ge=2)
+    graphql_max_tokens: int = Field(10_000, ge=100)
+    graphql_max_aliases: int = Field(20, ge=0)
     debug: bool = False
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"

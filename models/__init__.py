@@ -1,5 +1,6 @@
 """Beanie documents and the database connection."""
 
+from models.idempotency import SubmissionKey
 from models.jobs import (
     ImageStatus,
     Job,
@@ -11,18 +12,22 @@ from models.jobs import (
     Visit,
 )
 from models.stores import Store
+from models.tokens import ApiToken, Role
 
-DOCUMENT_MODELS = [Store, Job, JobImage]
+DOCUMENT_MODELS = [Store, Job, JobImage, ApiToken, SubmissionKey]
 
 __all__ = [
     "DOCUMENT_MODELS",
+    "ApiToken",
     "ImageStatus",
     "Job",
     "JobImage",
     "JobPriority",
     "JobStatus",
     "Progress",
+    "Role",
     "Store",
     "StoreError",
+    "SubmissionKey",
     "Visit",
 ]
