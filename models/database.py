@@ -8,7 +8,7 @@ from typing import Any
 from beanie import init_beanie
 from pymongo import AsyncMongoClient
 
-from models import DOCUMENT_MODELS
+from models import DOCUMENT_MODELS, embedded
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,11 @@ def connect(url: str | None) -> Any:
 
 async def init_database(client: Any, name: str) -> None:
     """Bind every document model to database ``name`` and create indexes."""
+    if embedded.is_embedded(client):
+        embedded.speed_up()  # before the client makes (and wraps) collections
     await init_beanie(database=client[name], document_models=DOCUMENT_MODELS)
+    if embedded.is_embedded(client):
+        await embedded.drop_unique_image_index(client[name]["images"])
 
 
 async def ping(client: Any) -> bool:
