@@ -23,6 +23,7 @@ from graph.auth import (
     principal_of,
 )
 from graph.context import Context, Services
+from graph.dashboard import dashboard_routes
 from graph.limits import BodyLimit, graphql_extensions
 from graph.schema import build_schema
 from imagejobs.settings import Settings
@@ -153,6 +154,7 @@ def create_app(
         *ops.routes,
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
+        *dashboard_routes(),
     ]
     return Starlette(routes=routes, middleware=middleware(settings), lifespan=lifespan)
 

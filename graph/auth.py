@@ -47,7 +47,8 @@ from models.tokens import Role, find_token
 
 logger = logging.getLogger(__name__)
 
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/dashboard"})
+# "/" only redirects to the dashboard, whose data needs a token of its own.
+OPEN_PATHS = frozenset({"/", "/healthz", "/readyz", "/metrics", "/dashboard"})
 OPEN_PREFIXES = ("/static/", "/dashboard/")
 GRAPHQL_PATH = "/graphql"
 ADMIN_TOKEN_OWNER = "admin-token"

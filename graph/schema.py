@@ -19,6 +19,7 @@ from strawberry.types import Info
 from graph import types
 from graph.auth import ANONYMOUS, IsAdmin, RequireToken, caller, job_scope, visible_job
 from graph.context import Context
+from graph.stats import Stats, read_stats
 from graph.submission import Outcome, submit
 from graph.tokens import TokenMutation, TokenQuery
 from graph.validation import GRAPHQL_NAMES, Problem
@@ -160,6 +161,11 @@ class Query(TokenQuery):
         return types.StoreConnection(
             edges=edges, page_info=_page_info(edges, found, size)
         )
+
+    stats: Stats = strawberry.field(
+        resolver=read_stats,
+        description="Queue depth, images in flight and images finished per minute.",
+    )
 
 
 def _page_info(edges: list[Any], found: list[Any], size: int) -> types.PageInfo:

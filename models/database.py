@@ -8,7 +8,7 @@ from typing import Any
 from beanie import init_beanie
 from pymongo import AsyncMongoClient
 
-from models import DOCUMENT_MODELS, embedded
+from models import DOCUMENT_MODELS
 
 logger = logging.getLogger(__name__)
 
@@ -30,11 +30,42 @@ def connect(url: str | None) -> Any:
 
 async def init_database(client: Any, name: str) -> None:
     """Bind every document model to database ``name`` and create indexes."""
-    if embedded.is_embedded(client):
-        embedded.speed_up()  # before the client makes (and wraps) collections
+    from mongomock_motor import AsyncMongoMockClient
+
+    if isinstance(client, AsyncMongoMockClient):
+        index_embedded_ids()
     await init_beanie(database=client[name], document_models=DOCUMENT_MODELS)
-    if embedded.is_embedded(client):
-        await embedded.drop_unique_image_index(client[name]["images"])
+
+
+def index_embedded_ids() -> None:
+    """Let mongomock find a document by ``_id`` without scanning its collection.
+
+    mongomock tests every document against every filter; recording one image's
+    result (a write by ``_id``) then costs a pass over all images, and a large
+    job becomes quadratic. Its documents are kept in a dict keyed by ``_id``,
+    so an ``_id`` equality filter can go straight to the one candidate.
+    """
+    from mongomock.collection import Collection
+    from mongomock.filtering import filter_applies
+
+    scan = Collection._iter_documents
+    if getattr(scan, "by_id", False):
+        return
+
+    def iter_documents(self: Any, filter: Any) -> Any:
+        key = filter.get("_id") if isinstance(filter, dict) else None
+        if key is None or isinstance(key, dict | list):
+            return scan(self, filter)  # type: ignore[no-untyped-call]
+        try:
+            # the store has no get(): membership, then lookup
+            found = self._store[key] if key in self._store else None  # noqa: SIM401
+        except TypeError:  # an unhashable _id value: let mongomock decide
+            return scan(self, filter)  # type: ignore[no-untyped-call]
+        matches = found is not None and filter_applies(filter, found)  # type: ignore[no-untyped-call]
+        return iter([found] if matches else [])
+
+    iter_documents.by_id = True  # type: ignore[attr-defined]
+    Collection._iter_documents = iter_documents  # type: ignore[method-assign]
 
 
 async def ping(client: Any) -> bool:

@@ -137,9 +137,11 @@ class JobImage(Document):
     class Settings:
         name = "images"
         indexes = [
+            # Not unique: ids are assigned once, at submit, and mongomock
+            # (the embedded database) checks a unique index by scanning the
+            # collection on every insert, which made large jobs quadratic.
             IndexModel(
-                [("job_id", ASCENDING), ("visit", ASCENDING), ("position", ASCENDING)],
-                unique=True,
+                [("job_id", ASCENDING), ("visit", ASCENDING), ("position", ASCENDING)]
             ),
             IndexModel([("job_id", ASCENDING), ("status", ASCENDING)]),
         ]

@@ -138,13 +138,20 @@ def read_result(body: bytes) -> tuple[WorkItem, Outcome]:
 
 
 class AmqpEvents:
-    """Job change events for this process and, over the fanout, all others."""
+    """Job change events for this process and, over the fanout, all others.
 
-    def __init__(self) -> None:
+    Local listeners hear every change at once. Other processes hear of a job
+    at most every ``interval`` seconds: listeners re-read the whole state, so
+    one message per burst carries as much as one per change.
+    """
+
+    def __init__(self, interval: float = 0.1) -> None:
         self.local = InProcessEvents()
         self.origin = uuid.uuid4().hex
+        self.interval = interval
         self._exchange: AbstractExchange | None = None
-        self._pending: set[asyncio.Task[None]] = set()
+        self._changed: set[str] = set()
+        self._flusher: asyncio.Task[None] | None = None
 
     @property
     def listener_count(self) -> int:
@@ -155,11 +162,8 @@ class AmqpEvents:
 
     def publish(self, job_id: str) -> None:
         self.local.publish(job_id)
-        if self._exchange is None:
-            return
-        task = asyncio.create_task(self._broadcast(self._exchange, job_id))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        if self._exchange is not None:
+            self._changed.add(job_id)
 
     async def attach(
         self, channel: AbstractChannel, exchange: AbstractExchange
@@ -169,6 +173,19 @@ class AmqpEvents:
         await queue.bind(exchange)
         await queue.consume(self._heard, no_ack=True)
         self._exchange = exchange
+        self._flusher = asyncio.create_task(self._flush_forever(exchange))
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
+
+    async def _flush_forever(self, exchange: AbstractExchange) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            changed, self._changed = self._changed, set()
+            for job_id in changed:
+                await self._broadcast(exchange, job_id)
 
     async def _broadcast(self, exchange: AbstractExchange, job_id: str) -> None:
         message = aio_pika.Message(job_id.encode(), app_id=self.origin)

@@ -67,6 +67,7 @@ class BrokerDispatcher:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.events.close()
         if self._connection is not None:
             await self._connection.close()
 

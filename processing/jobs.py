@@ -12,6 +12,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from beanie import PydanticObjectId
 
@@ -97,7 +98,7 @@ class JobService:
         job = _job_document(new, known)
         await job.insert()
         images = _image_documents(job, new, known)
-        await JobImage.insert_many(images)
+        await JobImage.get_pymongo_collection().insert_many(_image_rows(images))
         assert job.id is not None
         journal.job_queued(
             str(job.id), len(new.visits), len(images), job.progress.failed
@@ -203,26 +204,41 @@ def _job_document(new: NewJob, known: set[str]) -> Job:
 
 
 def _image_documents(job: Job, new: NewJob, known: set[str]) -> list[JobImage]:
+    # model_construct skips validation: every value here is already checked,
+    # and a job may hold 100,000 images.
     assert job.id is not None
     images = []
     for v_index, visit in enumerate(new.visits):
-        unknown = visit.store_id not in known
+        failure: dict[str, Any] = {}
+        if visit.store_id not in known:
+            failure = {
+                "status": ImageStatus.FAILED,
+                "finished_at": job.created_at,
+                **_unknown_store_fields(visit.store_id),
+            }
         for position, url in enumerate(visit.image_urls):
-            image = JobImage(
-                id=PydanticObjectId(),
-                job_id=job.id,
-                visit=v_index,
-                position=position,
-                store_id=visit.store_id,
-                url=url,
-            )
-            if unknown:
-                image.status = ImageStatus.FAILED
-                image.finished_at = job.created_at
-                for name, value in _unknown_store_fields(visit.store_id).items():
-                    setattr(image, name, value)
-            images.append(image)
+            fields = {
+                "id": PydanticObjectId(),
+                "job_id": job.id,
+                "visit": v_index,
+                "position": position,
+                "store_id": visit.store_id,
+                "url": url,
+                **failure,
+            }
+            images.append(JobImage.model_construct(**fields))
     return images
+
+
+def _image_rows(images: list[JobImage]) -> list[dict[str, Any]]:
+    """The documents as MongoDB stores them, without Beanie's per-field encoder."""
+    rows = []
+    for image in images:
+        row = image.model_dump(exclude={"id", "revision_id"})
+        row["_id"] = image.id
+        row["status"] = image.status.value
+        rows.append(row)
+    return rows
 
 
 def _unknown_store_fields(store_id: str) -> dict[str, str]:

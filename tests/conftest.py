@@ -188,8 +188,14 @@ def free_port() -> int:
 @pytest.fixture
 def live_server() -> Iterator[str]:
     """The service under uvicorn on a free loopback port, for the CLI."""
+    yield from run_live_server()
+
+
+def run_live_server(**overrides: Any) -> Iterator[str]:
+    """Run the service under uvicorn in a thread; yield its base URL."""
     port = free_port()
-    app = create_app(service_settings(port=port), db_client=AsyncMongoMockClient())
+    settings = service_settings(port=port, **overrides)
+    app = create_app(settings, db_client=AsyncMongoMockClient())
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None)
     )

@@ -7,7 +7,6 @@ from beanie import PydanticObjectId
 from mongomock_motor import AsyncMongoMockClient
 
 from models.database import init_database
-from models.embedded import UNIQUE_IMAGE_INDEX, is_embedded, plain_id
 from models.jobs import JobImage
 
 
@@ -51,22 +50,3 @@ async def test_a_write_by_id_changes_only_a_matching_document(images: Any) -> No
 
     assert (missed.modified_count, hit.modified_count) == (0, 1)
     assert (await images.find_one({"_id": 1}))["x"] == 1
-
-
-async def test_the_embedded_database_goes_without_the_unique_image_index(
-    images: Any,
-) -> None:
-    assert UNIQUE_IMAGE_INDEX not in await images.index_information()
-
-
-@pytest.mark.parametrize(
-    ("query", "key"),
-    [({"_id": 1}, 1), ({"_id": {"$in": [1]}}, None), ({"a": 1}, None), (None, None)],
-)
-def test_only_a_plain_id_is_looked_up_by_key(query: Any, key: Any) -> None:
-    assert plain_id(query) == key
-
-
-def test_only_mongomock_clients_are_embedded() -> None:
-    assert is_embedded(AsyncMongoMockClient())
-    assert not is_embedded(object())
