@@ -10,13 +10,11 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.types.unset import UNSET, UnsetType
 
-from graph import rest, samples
+from graph import ops, rest, samples
 from graph.auth import (
     RequireTokenOnHTTP,
     TokenBackend,
@@ -29,7 +27,7 @@ from graph.dashboard import dashboard_routes
 from graph.limits import BodyLimit, graphql_extensions
 from graph.schema import build_schema
 from imagejobs.settings import Settings
-from models.database import connect, init_database, ping
+from models.database import connect, init_database
 from models.store_master import decode_csv, load_store_master
 from processing.amqp import AmqpEvents, Topology
 from processing.dispatch import BrokerDispatcher
@@ -39,6 +37,7 @@ from processing.jobs import JobService
 from processing.pipeline import DIRECT, Network, open_pipeline, retry_policy
 from processing.queue import InProcessQueue
 from processing.runner import JobRunner
+from processing.shutdown import stop_processing
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +97,9 @@ async def start_runner(
         settings.concurrency,
     )
     runner.start()
-    stack.push_async_callback(runner.stop)
+    stack.push_async_callback(
+        stop_processing, services.queue, runner, settings.shutdown_grace
+    )
     services.runner = runner
 
 
@@ -115,16 +116,7 @@ def start_dispatcher(services: Services, stack: AsyncExitStack, url: str) -> Non
     dispatcher.start()
     stack.push_async_callback(dispatcher.stop)
     services.dispatcher = dispatcher
-
-
-async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
-async def readyz(request: Request) -> Response:
-    services: Services = request.app.state.services
-    ready = await ping(services.db_client)
-    return JSONResponse({"database": ready}, 200 if ready else 503)
+    services.readiness_checks["broker"] = dispatcher.is_ready
 
 
 def create_app(
@@ -160,8 +152,7 @@ def create_app(
     routes = [
         *rest.routes,
         *samples.routes,
-        Route("/healthz", healthz),
-        Route("/readyz", readyz),
+        *ops.routes,
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         *dashboard_routes(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,10 +19,17 @@ from processing.jobs import JobService
 from processing.queue import InProcessQueue
 from processing.runner import JobRunner
 
+ReadinessCheck = Callable[[], Awaitable[bool]]
+"""Answers whether one dependency (the broker...) is reachable now."""
+
 
 @dataclass
 class Services:
-    """The parts of one running service, built at start-up."""
+    """The parts of one running service, built at start-up.
+
+    ``readiness_checks`` are named checks ``/readyz`` runs besides the
+    database's; the broker dispatcher registers its own as ``"broker"``.
+    """
 
     settings: Settings
     db_client: Any
@@ -30,6 +38,7 @@ class Services:
     jobs: JobService
     runner: JobRunner | None = None
     dispatcher: BrokerDispatcher | None = None
+    readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
     submit_rate: SubmitRate = field(init=False)
 
     def __post_init__(self) -> None:

@@ -21,6 +21,7 @@ from graph import types
 from graph.auth import visible_job
 from graph.context import Context
 from models import jobs as docs
+from processing import metrics
 from processing.events import JobEvents
 
 COALESCE_SECONDS = 0.1
@@ -75,9 +76,10 @@ async def follow_job(
 async def _as_graphql(
     snapshots: AsyncGenerator[docs.Job, None],
 ) -> AsyncGenerator[types.Job, None]:
-    async with contextlib.aclosing(snapshots):
-        async for job in snapshots:
-            yield types.Job(document=job)
+    with metrics.subscriber():
+        async with contextlib.aclosing(snapshots):
+            async for job in snapshots:
+                yield types.Job(document=job)
 
 
 @strawberry.type

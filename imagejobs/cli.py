@@ -7,14 +7,16 @@ they work the same whatever database the service uses.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import httpx
 
+from imagejobs.logs import configure_logging
 from imagejobs.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_REJECTED = 0, 1, 2
@@ -29,15 +31,6 @@ mutation LoadStores($csv: String!) {
 
 class CommandError(Exception):
     """A command could not do its work; the message says why, in one line."""
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # httpx logs every request with its full URL, query string included.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def graphql(
@@ -74,19 +67,35 @@ def run_serve(args: argparse.Namespace) -> int:
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
     settings = Settings(**overrides)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         app = create_app(settings)
     except StartupRefused as error:
         raise CommandError(f"refusing to start: {error}") from None
+    exit_zero_on_sigterm()
     uvicorn.run(
         app,
         host=settings.host,
         port=settings.port,
         log_config=None,
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace)),
         ws_max_size=settings.max_body_bytes,
     )
     return EXIT_OK
+
+
+def exit_zero_on_sigterm() -> None:
+    """Make SIGTERM a clean exit (status 0) once the server has stopped.
+
+    uvicorn catches SIGTERM, shuts down (the app drains its images within
+    ``SHUTDOWN_GRACE``), then raises the signal again for the handler that
+    was there before it: this one.
+    """
+
+    def exit_ok(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(EXIT_OK)
+
+    signal.signal(signal.SIGTERM, exit_ok)
 
 
 def run_worker(args: argparse.Namespace) -> int:
@@ -97,8 +106,8 @@ def run_worker(args: argparse.Namespace) -> int:
     settings = Settings()
     if settings.amqp_url is None:
         raise CommandError("a worker needs AMQP_URL: the broker it takes work from")
-    configure_logging(settings.log_level)
-    asyncio.run(work(settings))
+    configure_logging(settings.log_level, settings.log_format)
+    asyncio.run(work(settings, settings.shutdown_grace))
     return EXIT_OK
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = Field(20, ge=0)
     debug: bool = False
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    shutdown_grace: float = Field(20.0, ge=0)
 
     @field_validator("processing_delay", mode="before")
     @classmethod

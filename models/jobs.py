@@ -171,6 +171,8 @@ async def record_image(
 ) -> Job | None:
     """Store one image's outcome once; return the job as it now stands.
 
+    The job comes back without its visits (``visits`` is empty): reading and
+    validating them for every image made a job of many visits slow.
     ``store_error`` becomes the store's error entry unless it has one.
     Returns ``None`` when the image was no longer pending (a duplicate
     delivery, or the job was cancelled meanwhile): nothing is counted twice.
@@ -186,9 +188,10 @@ async def record_image(
     raw = await Job.get_pymongo_collection().find_one_and_update(
         {"_id": image.job_id},
         {"$inc": {PROGRESS_FIELD[status]: 1}},
+        projection={"visits": False},
         return_document=ReturnDocument.AFTER,
     )
-    return None if raw is None else Job.model_validate(raw)
+    return None if raw is None else Job.model_validate({**raw, "visits": []})
 
 
 async def add_store_error(job_id: PydanticObjectId, store_id: str, error: str) -> None:

@@ -26,6 +26,7 @@ from aio_pika.abc import (
 from beanie import PydanticObjectId
 
 from models.jobs import mark_job_started
+from processing import journal
 from processing.amqp import AmqpEvents, Topology, connect, read_result, work_message
 from processing.images import record_outcome
 from processing.queue import InProcessQueue, WorkItem
@@ -97,7 +98,7 @@ class BrokerDispatcher:
             await self._window.acquire()
             item = await self.queue.get()
             if await mark_job_started(PydanticObjectId(item.job_id)):
-                logger.info("job started: %s", item.job_id)
+                journal.job_started(item.job_id)
                 self.events.publish(item.job_id)
             await self._publish(exchange, item)
             self._outstanding[item.image_id] += 1

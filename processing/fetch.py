@@ -45,6 +45,7 @@ from processing.errors import (
     TooLarge,
     TooManyRedirects,
 )
+from processing.journal import url_host
 
 if TYPE_CHECKING:
     from imagejobs.settings import Settings
@@ -294,7 +295,9 @@ class Fetcher:
                 delay = self._retry_delay(error, attempt, budget)
                 if delay is None:
                     raise
-                logger.info("fetch retrying %s in %.2fs: %s", url, delay, error)
+                logger.info(
+                    "fetch retrying %s in %.2fs: %s", url_host(url), delay, error
+                )
             with budget.spend():
                 await asyncio.sleep(delay)
 
@@ -314,7 +317,7 @@ class Fetcher:
             with budget.spend(), _translate_errors(str(url)):
                 async with asyncio.timeout(self._limits.deadline):
                     data, final, content_type = await self._follow(url)
-        logger.debug("fetch finished %s (%d bytes)", final, len(data))
+        logger.debug("fetch finished %s (%d bytes)", final.host, len(data))
         return Fetched(bytes(data), attempt, str(final), content_type)
 
     async def _follow(self, url: httpx.URL) -> tuple[bytearray, httpx.URL, str | None]:

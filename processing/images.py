@@ -16,11 +16,11 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from beanie import PydanticObjectId
 
 from models.jobs import ImageStatus, JobImage, finish_job_if_done, record_image
+from processing import journal, metrics
 from processing.errors import ProcessingError
 from processing.events import JobEvents
 from processing.fetch import retry_delay
@@ -72,13 +72,6 @@ class Outcome:
         return str(self.fields.get("error"))
 
 
-def url_host(url: str) -> str:
-    try:
-        return urlsplit(url).hostname or "?"
-    except ValueError:
-        return "?"
-
-
 async def attempt_image(
     item: WorkItem, process: ImageProcessor, policy: RetryPolicy
 ) -> Outcome:
@@ -87,10 +80,8 @@ async def attempt_image(
         result = await process(item.url)
     except ProcessingError as error:
         return _after_failure(item, error, policy)
-    except Exception:
-        logger.exception(
-            "image crashed: job %s host %s", item.job_id, url_host(item.url)
-        )
+    except Exception as error:
+        journal.image_crashed(item.job_id, item.store_id, item.url, error)
         return _failed("DOWNLOAD_FAILED", "internal error processing the image", item)
     await simulate_gpu(policy.delay)
     return Outcome(
@@ -114,25 +105,14 @@ def _after_failure(
         delay = retry_delay(
             error, item.attempt, policy.backoff_base, policy.max_retry_after
         )
-        logger.info(
-            "image retrying: job %s store %s host %s attempt %d in %.2fs: %s",
-            item.job_id,
-            item.store_id,
-            url_host(item.url),
-            item.attempt,
-            delay,
-            error.code,
-        )
+        journal.image_retrying(*item_ids(item), item.attempt, delay, error.code)
         return Outcome(retry_in=delay)
-    logger.info(
-        "image failed: job %s store %s host %s code %s: %s",
-        item.job_id,
-        item.store_id,
-        url_host(item.url),
-        error.code,
-        error.message,
-    )
+    journal.image_failed(*item_ids(item), error.code, error.message)
     return _failed(error.code, error.message, item)
+
+
+def item_ids(item: WorkItem) -> tuple[str, str, str]:
+    return item.job_id, item.store_id, item.url
 
 
 def _failed(code: str, message: str, item: WorkItem) -> Outcome:
@@ -159,8 +139,9 @@ async def record_outcome(item: WorkItem, outcome: Outcome, events: JobEvents) ->
     job = await record_image(image, outcome.status, outcome.fields, store_error)
     if job is None:
         return False
+    metrics.image_finished(outcome.status, outcome.fields.get("error_code"))
     finished = await finish_job_if_done(job)
     if finished:
-        logger.info("job finished: %s %s", item.job_id, finished.value)
+        journal.job_finished(item.job_id, finished.value)
     events.publish(item.job_id)
     return True

@@ -22,6 +22,7 @@ from models.jobs import (
     Job,
     JobImage,
     JobPriority,
+    JobStatus,
     Progress,
     StoreError,
     Visit,
@@ -32,6 +33,7 @@ from models.jobs import (
     reset_failed_images,
 )
 from models.stores import Store
+from processing import journal, metrics
 from processing.events import JobEvents
 from processing.queue import InProcessQueue, WorkItem
 
@@ -98,8 +100,8 @@ class JobService:
         images = _image_documents(job, new, known)
         await JobImage.get_pymongo_collection().insert_many(_image_rows(images))
         assert job.id is not None
-        logger.info(
-            "job queued: %s, %d visits, %d images", job.id, len(new.visits), len(images)
+        journal.job_queued(
+            str(job.id), len(new.visits), len(images), job.progress.failed
         )
         await self._enqueue(job, images)
         return job
@@ -131,6 +133,7 @@ class JobService:
             return None
         dropped = self.queue.drop_job(str(job.id))
         logger.info("job cancelled: %s, %d images not started", job.id, dropped)
+        metrics.job_finished(JobStatus.CANCELLED)
         self.events.publish(str(job.id))
         return await Job.get(job.id)
 
@@ -163,7 +166,8 @@ class JobService:
             for i in pending
         ]
         await self.queue.put_job(items)
-        if await finish_job_if_done(job):
+        if finished := await finish_job_if_done(job):
+            journal.job_finished(str(job.id), finished.value)
             self.events.publish(str(job.id))
 
 

@@ -42,6 +42,7 @@ from PIL.TiffImagePlugin import TiffImageFile
 from pillow_heif.as_plugin import HeifImageFile
 
 from processing.errors import CorruptImage, ProcessingError, TooLarge
+from processing.journal import url_host
 from processing.sniff import HEAD_BYTES, identify
 
 logger = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ def measure(
         _check_pixels(result, max_pixels)
     except ProcessingError as exc:
         exc.url = url
-        logger.debug("measure failed %s: %s", url, exc.message)
+        logger.debug("measure failed %s: %s", url_host(url or ""), exc.message)
         raise
     return result
 

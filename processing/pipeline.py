@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 import httpx
 
 from imagejobs.settings import Settings
+from processing import metrics
 from processing.addresses import Resolver
 from processing.errors import ProcessingError
 from processing.fetch import Fetcher, FetchLimits
@@ -39,7 +40,8 @@ class ImagePipeline:
         self.max_pixels = max_pixels
 
     async def __call__(self, url: str) -> ImageResult:
-        fetched = await self.fetcher.fetch(url)
+        with metrics.DOWNLOAD_SECONDS.time():
+            fetched = await self.fetcher.fetch(url)
         attempts = fetched.attempts
         try:
             found = await asyncio.to_thread(

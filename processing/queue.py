@@ -39,6 +39,7 @@ class InProcessQueue:
             priority: OrderedDict() for priority in PRIORITY_ORDER
         }
         self._size = 0
+        self._closed = False
         self._ready = asyncio.Condition()
 
     @property
@@ -57,8 +58,12 @@ class InProcessQueue:
 
     async def get(self) -> WorkItem:
         async with self._ready:
-            await self._ready.wait_for(lambda: self._size > 0)
+            await self._ready.wait_for(lambda: self._size > 0 and not self._closed)
             return self._take()
+
+    def close(self) -> None:
+        """Hand out nothing more: what waits stays waiting (a stopping process)."""
+        self._closed = True
 
     def drop_job(self, job_id: str) -> int:
         """Forget a job's waiting images; return how many there were."""

@@ -11,6 +11,7 @@ from typing import Any
 from beanie import PydanticObjectId
 
 from models.jobs import mark_job_started
+from processing import journal, metrics
 from processing.events import JobEvents
 from processing.images import ImageProcessor, RetryPolicy, attempt_image, record_outcome
 from processing.queue import InProcessQueue, WorkItem
@@ -65,9 +66,11 @@ class JobRunner:
     async def run_item(self, item: WorkItem) -> None:
         """Process one image and record its outcome, or queue its retry."""
         if await mark_job_started(PydanticObjectId(item.job_id)):
-            logger.info("job started: %s", item.job_id)
+            journal.job_started(item.job_id)
             self.events.publish(item.job_id)
-        outcome = await attempt_image(item, self.process_image, self.policy)
+        outcome = await metrics.timed(
+            attempt_image(item, self.process_image, self.policy)
+        )
         if outcome.retry_in is not None:
             self._spawn(self._retry_later(item, outcome.retry_in), "image-retry")
             return

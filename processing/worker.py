@@ -16,6 +16,7 @@ from contextlib import AsyncExitStack
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
 from imagejobs.settings import Settings
+from processing import metrics
 from processing.amqp import Topology, connect, read_work, result_message, work_message
 from processing.images import ImageProcessor, RetryPolicy, attempt_image
 from processing.pipeline import open_pipeline, retry_policy
@@ -83,7 +84,9 @@ class Worker:
     async def _handle(self, message: AbstractIncomingMessage) -> None:
         assert self._channel is not None
         item = read_work(message.body)
-        outcome = await attempt_image(item, self.process_image, self.policy)
+        outcome = await metrics.timed(
+            attempt_image(item, self.process_image, self.policy)
+        )
         exchange = self._channel.default_exchange
         if outcome.retry_in is not None:
             retry = work_message(

@@ -140,6 +140,8 @@ def service_settings(**overrides: Any) -> Settings:
         "processing_delay": "0",
         "fetch_attempts": 2,
         "fetch_deadline": 5,
+        # tests that leave images in flight stop at once unless they ask
+        "shutdown_grace": 0,
     }
     values.update(overrides)
     return Settings(**values)

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+
 from models.jobs import JobPriority
 from processing.queue import InProcessQueue, WorkItem
 
@@ -50,3 +54,15 @@ async def test_dropping_a_job_removes_its_waiting_images() -> None:
 
     assert (dropped, queue.depth) == (4, 2)
     assert await drain(queue) == ["b-0", "b-1"]
+
+
+async def test_a_closed_queue_hands_out_nothing_more() -> None:
+    queue = InProcessQueue()
+    await queue.put_job(items("a", 2))
+
+    queue.close()
+
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.1):
+            await queue.get()
+    assert queue.depth == 2
