@@ -25,6 +25,7 @@ from graph.auth import (
 from graph.context import Context, Services
 from graph.dashboard import dashboard_routes
 from graph.limits import BodyLimit, graphql_extensions
+from graph.rest import read_json
 from graph.schema import build_schema
 from imagejobs.settings import Settings
 from models.database import connect, init_database
@@ -43,6 +44,9 @@ logger = logging.getLogger(__name__)
 
 
 class GraphQLApp(GraphQL[Context, None]):
+    def decode_json(self, data: str | bytes) -> object:
+        return read_json(data)
+
     async def get_context(self, request: Any, response: Any) -> Context:
         return Context(
             services=request.app.state.services,

@@ -35,10 +35,18 @@ def services_of(request: Request) -> Services:
     return services
 
 
+def read_json(data: str | bytes) -> Any:
+    """``json.loads``, with nesting too deep to parse reported as bad JSON."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply", "", 0) from None
+
+
 async def submit_job(request: Request) -> Response:
     body = await request.body()
     try:
-        payload: Any = json.loads(body)
+        payload: Any = read_json(body)
     except (ValueError, UnicodeDecodeError) as error:
         return JSONResponse({"error": f"the body is not valid JSON: {error}"}, 400)
     outcome = await submit(

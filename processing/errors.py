@@ -11,6 +11,8 @@ again may help::
     ├── HttpStatusError             HTTP_ERROR (transient for 429 and 5xx)
     ├── TooManyRedirects            TOO_MANY_REDIRECTS
     ├── FetchTimeout                TIMEOUT (transient)
+    │   └── DeadlineExceeded        TIMEOUT: the whole attempt ran past
+    │                               FETCH_DEADLINE (a slow drip; not retried)
     ├── TooLarge                    TOO_LARGE
     ├── NotAnImage                  NOT_AN_IMAGE
     ├── UnsupportedFormat           UNSUPPORTED_FORMAT
@@ -78,6 +80,12 @@ class TooManyRedirects(ProcessingError):
 
 class FetchTimeout(ProcessingError):
     code = "TIMEOUT"
+
+
+class DeadlineExceeded(FetchTimeout):
+    # A server that dribbles bytes for the whole deadline will do it again:
+    # retrying would only hold a download slot attempts times as long.
+    transient = False
 
 
 class TooLarge(ProcessingError):

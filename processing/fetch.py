@@ -37,6 +37,7 @@ from processing.addresses import (
     parse_literal,
 )
 from processing.errors import (
+    DeadlineExceeded,
     DownloadFailed,
     FetchTimeout,
     HttpStatusError,
@@ -315,8 +316,18 @@ class Fetcher:
     async def _attempt(self, url: httpx.URL, attempt: int, budget: _Budget) -> Fetched:
         async with self.hosts.hold(url.host), self._all:
             with budget.spend(), _translate_errors(str(url)):
-                async with asyncio.timeout(self._limits.deadline):
-                    data, final, content_type = await self._follow(url)
+                deadline = asyncio.timeout(self._limits.deadline)
+                try:
+                    async with deadline:
+                        data, final, content_type = await self._follow(url)
+                except TimeoutError as exc:
+                    if not deadline.expired():
+                        raise
+                    seconds = self._limits.deadline
+                    raise DeadlineExceeded(
+                        f"the download took longer than the {seconds:g} s allowed",
+                        url=str(url),
+                    ) from exc
         logger.debug("fetch finished %s (%d bytes)", final.host, len(data))
         return Fetched(bytes(data), attempt, str(final), content_type)
 
@@ -446,7 +457,8 @@ def _translate_errors(url: str) -> Iterator[None]:
         raise
     except (TimeoutError, httpx.TimeoutException) as exc:
         if _is_timeout(exc):
-            raise FetchTimeout(f"timed out: {exc or 'deadline'}", url=url) from exc
+            detail = str(exc) or type(exc).__name__
+            raise FetchTimeout(f"timed out: {detail}", url=url) from exc
         raise DownloadFailed(f"download failed: {exc}", url=url) from exc
     except (httpx.HTTPError, aiohttp.ClientError, OSError) as exc:
         raise DownloadFailed(f"download failed: {exc}", url=url) from exc

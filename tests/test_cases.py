@@ -122,6 +122,9 @@ def test_case_gives_its_expected_result(
 
     check_case(case, job, names)
     assert job["status"] == ("FAILED" if failing_store(case) else "COMPLETED")
+    if case_id.startswith("h14"):  # a slow drip is not tried again
+        drip = next(v for v in job["visits"] if v["storeId"] == names["S1"])
+        assert drip["images"][0]["attempts"] == 1
 
 
 def test_redirect_loop_is_not_retried(client: TestClient, case_server: str) -> None:

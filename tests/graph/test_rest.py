@@ -149,8 +149,16 @@ def test_detail_of_no_job_is_404(client: TestClient, job_id: str) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b"{not json", b"", b"\xff\xfe", b"[1, 2]", b'"text"', b"null"],
-    ids=["broken", "empty", "binary", "list", "string", "null"],
+    [
+        b"{not json",
+        b"",
+        b"\xff\xfe",
+        b"[1, 2]",
+        b'"text"',
+        b"null",
+        b"[" * 100_000 + b"]" * 100_000,
+    ],
+    ids=["broken", "empty", "binary", "list", "string", "null", "nested too deep"],
 )
 def test_malformed_body_is_400_with_a_message(client: TestClient, body: bytes) -> None:
     response = client.post(
@@ -159,3 +167,15 @@ def test_malformed_body_is_400_with_a_message(client: TestClient, body: bytes) -
 
     assert response.status_code == 400
     assert response.json()["error"]
+
+
+def test_graphql_variables_nested_too_deep_are_a_400(client: TestClient) -> None:
+    body = b'{"query": "{ jobs { edges { cursor } } }", "variables": ' + (
+        b"[" * 100_000 + b"]" * 100_000 + b"}"
+    )
+
+    response = client.post(
+        "/graphql", content=body, headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 400
