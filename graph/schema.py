@@ -144,7 +144,7 @@ class Query(TokenQuery):
     ) -> types.StoreConnection:
         size = page_size(first)
         query: dict[str, Any] = {}
-        if area_code is not None:
+        if area_code:  # an empty filter filters nothing
             query["area_code"] = area_code
         if search:
             pattern = {"$regex": re.escape(search), "$options": "i"}

@@ -180,9 +180,11 @@ def check_url(url: object, max_length: int) -> tuple[str, str] | None:
     try:
         parts = urlsplit(url)
         host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
+        port = parts.port  # raises ValueError on a malformed port
     except ValueError:
         return f"{shown!r} is not a valid URL", "INVALID_URL"
+    if port == 0:
+        return f"{shown!r} names port 0, which no server listens on", "INVALID_URL"
     if parts.scheme.lower() not in ("http", "https"):
         return f"{shown!r} is not an http or https URL", "INVALID_URL"
     if not host:

@@ -47,9 +47,13 @@ def post_job(url: str, token: str | None, payload: Any) -> str:
     except httpx.HTTPError as error:
         raise CommandError(f"cannot reach the service at {url}: {error}") from None
     body = _json(response)
-    if response.status_code != 201:
-        reason = body.get("error") or f"HTTP {response.status_code}"
-        raise CommandError(f"job rejected: {reason}")
+    if response.status_code != 201 and "error" in body:
+        raise CommandError(f"job rejected: {body['error']}")
+    if response.status_code != 201 or "job_id" not in body:
+        raise CommandError(
+            f"{url} answered HTTP {response.status_code} without a job id: "
+            "is it an imagejobs service?"
+        )
     job_id: str = body["job_id"]
     return job_id
 

@@ -158,3 +158,12 @@ def test_submit_to_a_dead_server_exits_2(tmp_path: Path) -> None:
 
     assert result.returncode == 2
     assert result.stderr.startswith("error: cannot reach the service")
+
+
+def test_submit_to_something_else_says_so(image_server: str, tmp_path: Path) -> None:
+    job = write_job(tmp_path, "RP00001", ["http://127.0.0.1:9/a.png"])
+
+    result = imagejobs("submit", str(job), "--url", image_server)
+
+    assert result.returncode == 2
+    assert "without a job id: is it an imagejobs service?" in result.stderr

@@ -193,3 +193,12 @@ def test_graphiql_opens_in_a_browser(client: TestClient) -> None:
 
     assert response.status_code == 200
     assert "graphiql" in response.text.lower()
+
+
+def test_empty_store_filters_filter_nothing(client: TestClient) -> None:
+    stores = graphql(client, STORES, {"areaCode": "", "search": "", "first": 2})
+
+    assert [e["node"]["id"] for e in stores["stores"]["edges"]] == [
+        "RP00001",
+        "RP00002",
+    ]

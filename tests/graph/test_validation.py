@@ -117,6 +117,13 @@ CASES: list[tuple[str, list[tuple[list[Any], Any]], list[str] | None, str, str]]
         "is not an http or https URL",
     ),
     (
+        "port 0",
+        [(["visits", 0, "image_url", 0], "http://127.0.0.1:0/a.jpg")],
+        ["visits", "0", "imageUrls", "0"],
+        "INVALID_URL",
+        "names port 0",
+    ),
+    (
         "no host",
         [(["visits", 0, "image_url", 0], "http:///a.jpg")],
         ["visits", "0", "imageUrls", "0"],
