@@ -43,7 +43,7 @@ def index_embedded_ids() -> None:
     mongomock tests every document against every filter; recording one image's
     result (a write by ``_id``) then costs a pass over all images, and a large
     job becomes quadratic. Its documents are kept in a dict keyed by ``_id``,
-    so an ``_id`` equality filter can go straight to the one candidate.
+    so an ``_id`` equality or ``$in`` filter can go straight to its candidates.
     """
     from mongomock.collection import Collection
     from mongomock.filtering import filter_applies
@@ -53,19 +53,30 @@ def index_embedded_ids() -> None:
         return
 
     def iter_documents(self: Any, filter: Any) -> Any:
-        key = filter.get("_id") if isinstance(filter, dict) else None
-        if key is None or isinstance(key, dict | list):
-            return scan(self, filter)  # type: ignore[no-untyped-call]
         try:
+            candidates = _id_candidates(filter)
             # the store has no get(): membership, then lookup
-            found = self._store[key] if key in self._store else None  # noqa: SIM401
-        except TypeError:  # an unhashable _id value: let mongomock decide
+            found = [self._store[key] for key in candidates if key in self._store]
+        except TypeError:  # no _id named, or an unhashable one: mongomock decides
             return scan(self, filter)  # type: ignore[no-untyped-call]
-        matches = found is not None and filter_applies(filter, found)  # type: ignore[no-untyped-call]
-        return iter([found] if matches else [])
+        if len(filter) == 1:  # the _id test alone: every candidate found matches
+            return iter(found)
+        return (doc for doc in found if filter_applies(filter, doc))  # type: ignore[no-untyped-call]
 
     iter_documents.by_id = True  # type: ignore[attr-defined]
     Collection._iter_documents = iter_documents  # type: ignore[method-assign]
+
+
+def _id_candidates(filter: Any) -> list[Any]:
+    """The ``_id`` values a filter can match; TypeError unless it names them."""
+    key = filter.get("_id") if isinstance(filter, dict) else None
+    if key is None or isinstance(key, list):
+        raise TypeError("no _id equality")
+    if not isinstance(key, dict):
+        return [key]
+    if set(key) == {"$in"} and isinstance(key["$in"], list):
+        return list(dict.fromkeys(key["$in"]))
+    raise TypeError("no _id equality")
 
 
 async def ping(client: Any) -> bool:

@@ -97,13 +97,12 @@ class JobService:
         known = await _known_store_ids({v.store_id for v in new.visits})
         job = _job_document(new, known)
         await job.insert()
-        images = _image_documents(job, new, known)
-        await JobImage.get_pymongo_collection().insert_many(_image_rows(images))
+        rows = _image_rows(job, new, known)
+        await JobImage.get_pymongo_collection().insert_many(rows)
         assert job.id is not None
-        journal.job_queued(
-            str(job.id), len(new.visits), len(images), job.progress.failed
-        )
-        await self._enqueue(job, images)
+        journal.job_queued(str(job.id), len(new.visits), len(rows), job.progress.failed)
+        pending = [r for r in rows if r["status"] == ImageStatus.PENDING.value]
+        await self._queue(job, [(r["_id"], r["store_id"], r["url"]) for r in pending])
         return job
 
     async def resume(self) -> int:
@@ -161,9 +160,13 @@ class JobService:
 
     async def _enqueue(self, job: Job, images: list[JobImage]) -> None:
         pending = [i for i in images if i.status is ImageStatus.PENDING]
+        await self._queue(job, [(i.id, i.store_id, i.url) for i in pending])
+
+    async def _queue(self, job: Job, images: list[tuple[Any, str, str]]) -> None:
+        """Queue (id, store id, URL) images of ``job``; finish it if none are."""
         items = [
-            WorkItem(str(job.id), str(i.id), i.store_id, i.url, job.priority)
-            for i in pending
+            WorkItem(str(job.id), str(image_id), store_id, url, job.priority)
+            for image_id, store_id, url in images
         ]
         await self.queue.put_job(items)
         if finished := await finish_job_if_done(job):
@@ -203,41 +206,36 @@ def _job_document(new: NewJob, known: set[str]) -> Job:
     )
 
 
-def _image_documents(job: Job, new: NewJob, known: set[str]) -> list[JobImage]:
-    # model_construct skips validation: every value here is already checked,
-    # and a job may hold 100,000 images.
+def _image_rows(job: Job, new: NewJob, known: set[str]) -> list[dict[str, Any]]:
+    """One :class:`JobImage` document per URL, as MongoDB stores it.
+
+    Built as plain rows: every value here is already checked, and a job may
+    hold 100,000 images, too many to validate and encode one model at a time.
+    """
     assert job.id is not None
-    images = []
+    blank = JobImage.model_construct().model_dump(exclude={"id", "revision_id"})
+    rows = []
     for v_index, visit in enumerate(new.visits):
-        failure: dict[str, Any] = {}
+        state: dict[str, Any] = {"status": ImageStatus.PENDING.value}
         if visit.store_id not in known:
-            failure = {
-                "status": ImageStatus.FAILED,
+            state = {
+                "status": ImageStatus.FAILED.value,
                 "finished_at": job.created_at,
                 **_unknown_store_fields(visit.store_id),
             }
         for position, url in enumerate(visit.image_urls):
-            fields = {
-                "id": PydanticObjectId(),
-                "job_id": job.id,
-                "visit": v_index,
-                "position": position,
-                "store_id": visit.store_id,
-                "url": url,
-                **failure,
-            }
-            images.append(JobImage.model_construct(**fields))
-    return images
-
-
-def _image_rows(images: list[JobImage]) -> list[dict[str, Any]]:
-    """The documents as MongoDB stores them, without Beanie's per-field encoder."""
-    rows = []
-    for image in images:
-        row = image.model_dump(exclude={"id", "revision_id"})
-        row["_id"] = image.id
-        row["status"] = image.status.value
-        rows.append(row)
+            rows.append(
+                {
+                    **blank,
+                    "_id": PydanticObjectId(),
+                    "job_id": job.id,
+                    "visit": v_index,
+                    "position": position,
+                    "store_id": visit.store_id,
+                    "url": url,
+                    **state,
+                }
+            )
     return rows
 
 

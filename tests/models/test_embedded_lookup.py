@@ -33,6 +33,9 @@ async def images() -> Any:
         ({"_id": 3, "status": "DONE"}, []),
         ({"_id": 99}, []),
         ({"_id": {"$in": [1, 2]}}, [1, 2]),
+        ({"_id": {"$in": [2, 2, 99]}, "status": "PENDING"}, [2]),
+        ({"_id": {"$in": [{"a": 1}, 4]}}, [4]),
+        ({"_id": {"$gt": 2}}, [3, 4]),
         ({"status": "PENDING", "position": {"$gte": 3}}, [3, 4]),
     ],
 )
