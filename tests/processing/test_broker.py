@@ -24,6 +24,7 @@ from processing.amqp import Topology
 from tests.conftest import (
     JOB_STATUS,
     REPO,
+    ScriptedServer,
     free_port,
     graphql,
     wait_for_job,
@@ -34,6 +35,7 @@ from tests.subscribing import follow, subscribe
 BROKER = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 CHELSEA = "png_rgb_chelsea_451x300.png"
 CANCEL = "mutation C($id: ID!) { cancelJob(id: $id) { job { status } } }"
+RETRY = "mutation R($id: ID!) { retryJob(id: $id) { job { status } } }"
 
 
 def broker_answers(host: str = "127.0.0.1", port: int = 5672) -> bool:
@@ -311,3 +313,34 @@ def test_a_subscriber_follows_a_job_that_workers_run(
     assert ending == "complete"
     assert len(jobs) >= 2 and done == sorted(done)
     assert jobs[-1]["status"] == "COMPLETED" and done[-1] == 20
+
+
+def test_workers_retry_transient_failures_and_retry_job_reruns_failed_images(
+    make_client: Callable[..., TestClient],
+    prefix: str,
+    workers: Workers,
+    scripted_server: ScriptedServer,
+    shared: Path,
+) -> None:
+    png = (shared / "cases" / "files" / "control_ok.png").read_bytes()
+    scripted_server.script["/busy.png"] = [(503, b"busy", {}), (200, png, {})]
+    scripted_server.script["/late.png"] = [(404, b"no", {}), (200, png, {})]
+    client = broker_client(make_client, prefix)
+    workers.start(FETCH_ATTEMPTS="3")
+    urls = [f"{scripted_server.base}/busy.png", f"{scripted_server.base}/late.png"]
+    job_id = submit(client, urls)
+    failed = wait_for_job(client, job_id)
+
+    retried = graphql(client, RETRY, {"id": job_id})["retryJob"]
+    final = wait_for_job(client, job_id)
+
+    busy, late = failed["visits"][0]["images"]
+    assert (busy["status"], busy["attempts"]) == ("DONE", 2)
+    assert (late["status"], late["errorCode"], late["attempts"]) == (
+        "FAILED",
+        "HTTP_ERROR",
+        1,
+    )
+    assert retried["job"]["status"] == "ONGOING"
+    assert final["status"] == "COMPLETED"
+    assert scripted_server.hits == {"/busy.png": 2, "/late.png": 2}
