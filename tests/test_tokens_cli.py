@@ -4,39 +4,19 @@ import json
 import os
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
-from mongomock_motor import AsyncMongoMockClient
 
-from graph.app import create_app
-from tests.conftest import REPO, free_port, service_settings
+from tests.conftest import REPO, run_live_server
 from tests.graph.access import ADMIN_TOKEN, rest_job
 
 
 @pytest.fixture
 def secure_server() -> Iterator[str]:
     """The service under uvicorn with auth on, for the CLI."""
-    port = free_port()
-    settings = service_settings(port=port, auth_required=True, admin_token=ADMIN_TOKEN)
-    app = create_app(settings, db_client=AsyncMongoMockClient())
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    yield from run_live_server(auth_required=True, admin_token=ADMIN_TOKEN)
 
 
 def imagejobs(*args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
