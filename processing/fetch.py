@@ -94,7 +94,9 @@ class FetchLimits:
 
 @dataclass(frozen=True, slots=True)
 class Fetched:
-    data: bytes
+    # The buffer the body was read into, not a copy of it: at 50 MiB an
+    # image, a second copy per download in flight is what memory goes on.
+    data: bytearray
     attempts: int
     final_url: str
     content_type: str | None
@@ -329,7 +331,7 @@ class Fetcher:
                         url=str(url),
                     ) from exc
         logger.debug("fetch finished %s (%d bytes)", final.host, len(data))
-        return Fetched(bytes(data), attempt, str(final), content_type)
+        return Fetched(data, attempt, str(final), content_type)
 
     async def _follow(self, url: httpx.URL) -> tuple[bytearray, httpx.URL, str | None]:
         if self._client is None:

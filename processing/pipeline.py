@@ -45,7 +45,7 @@ class ImagePipeline:
         attempts = fetched.attempts
         try:
             found = await asyncio.to_thread(
-                measure, fetched.data, max_pixels=self.max_pixels, url=url
+                measure, memoryview(fetched.data), max_pixels=self.max_pixels, url=url
             )
         except ProcessingError as error:
             error.attempts = attempts
