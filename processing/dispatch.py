@@ -23,12 +23,9 @@ from aio_pika.abc import (
     AbstractIncomingMessage,
     AbstractRobustConnection,
 )
-from beanie import PydanticObjectId
 
-from models.jobs import mark_job_started
-from processing import journal
 from processing.amqp import AmqpEvents, Topology, connect, read_result, work_message
-from processing.images import record_outcome
+from processing.images import record_outcome, start_job
 from processing.queue import InProcessQueue, WorkItem
 
 logger = logging.getLogger(__name__)
@@ -82,13 +79,12 @@ class BrokerDispatcher:
     async def _run(self) -> None:
         self._connection = await connect(self.url)
         publish = await self._connection.channel(publisher_confirms=True)
-        await self.topology.declare(publish)
-        listen = await self._connection.channel()
-        declared = await self.topology.declare(listen)
-        await self.events.attach(listen, declared.events)
+        declared = await self.topology.declare(publish)
+        await self.events.attach(await self._connection.channel(), declared.events)
         consume = await self._connection.channel()
         await consume.set_qos(prefetch_count=64)
-        await (await self.topology.declare(consume)).results.consume(self._on_result)
+        results = await consume.get_queue(self.topology.results, ensure=False)
+        await results.consume(self._on_result)
         logger.info("broker connected: dispatching to %s", self.topology.work)
         await self._feed(publish)
 
@@ -97,9 +93,7 @@ class BrokerDispatcher:
         while True:
             await self._window.acquire()
             item = await self.queue.get()
-            if await mark_job_started(PydanticObjectId(item.job_id)):
-                journal.job_started(item.job_id)
-                self.events.publish(item.job_id)
+            await start_job(item, self.events)
             await self._publish(exchange, item)
             self._outstanding[item.image_id] += 1
 

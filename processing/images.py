@@ -19,7 +19,13 @@ from typing import Any
 
 from beanie import PydanticObjectId
 
-from models.jobs import ImageStatus, JobImage, finish_job_if_done, record_image
+from models.jobs import (
+    ImageStatus,
+    JobImage,
+    finish_job_if_done,
+    mark_job_started,
+    record_image,
+)
 from processing import journal, metrics
 from processing.errors import ProcessingError
 from processing.events import JobEvents
@@ -124,6 +130,13 @@ async def simulate_gpu(delay: tuple[float, float]) -> None:
     low, high = delay
     if high > 0:
         await asyncio.sleep(random.uniform(low, high))
+
+
+async def start_job(item: WorkItem, events: JobEvents) -> None:
+    """A job's first image to start makes it ONGOING."""
+    if await mark_job_started(PydanticObjectId(item.job_id)):
+        journal.job_started(item.job_id)
+        events.publish(item.job_id)
 
 
 async def record_outcome(item: WorkItem, outcome: Outcome, events: JobEvents) -> bool:

@@ -8,12 +8,15 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from beanie import PydanticObjectId
-
-from models.jobs import mark_job_started
-from processing import journal, metrics
+from processing import metrics
 from processing.events import JobEvents
-from processing.images import ImageProcessor, RetryPolicy, attempt_image, record_outcome
+from processing.images import (
+    ImageProcessor,
+    RetryPolicy,
+    attempt_image,
+    record_outcome,
+    start_job,
+)
 from processing.queue import InProcessQueue, WorkItem
 
 logger = logging.getLogger(__name__)
@@ -65,9 +68,7 @@ class JobRunner:
 
     async def run_item(self, item: WorkItem) -> None:
         """Process one image and record its outcome, or queue its retry."""
-        if await mark_job_started(PydanticObjectId(item.job_id)):
-            journal.job_started(item.job_id)
-            self.events.publish(item.job_id)
+        await start_job(item, self.events)
         outcome = await metrics.timed(
             attempt_image(item, self.process_image, self.policy)
         )
