@@ -152,7 +152,8 @@ class JobService:
                     UNKNOWN_STORE_ERROR,
                 )
         logger.info("job retrying: %s, %d images", job.id, len(images))
-        fresh = await recount_progress(job.id)
+        # reset_failed_images recounted; record_image kept the counts since
+        fresh = await Job.get(job.id)
         assert fresh is not None
         await self._enqueue(fresh, [i for i in images if i.store_id in known])
         self.events.publish(str(job.id))
